@@ -1,0 +1,62 @@
+"""JSON bodies of s3saver's objects (orjson), and their validation on the way back in.
+
+Encoding happens before any request is sent, so a value orjson cannot encode fails the call with
+nothing written. Decoding checks the object's shape, so a foreign or damaged object is reported
+with its key instead of surfacing as a KeyError deep inside a caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .errors import CorruptObject, EncodingError
+
+FORMAT = 1
+"""Version of the object format; a reader refuses objects of a newer format by name."""
+
+JSONObject = dict[str, Any]
+
+
+def encode(kind: str, body: JSONObject, *, what: str) -> bytes:
+    """Serialize one object body; ``what`` says in the error which user value was at fault."""
+    try:
+        return orjson.dumps({"format": FORMAT, "kind": kind, **body})
+    except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
+        raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def check_encodable(value: Any, *, what: str) -> None:
+    try:
+        orjson.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def decode(kind: str, key: str, data: bytes, required: tuple[str, ...]) -> JSONObject:
+    """Parse and check an object body of the given kind; CorruptObject names the key if not."""
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptObject(key, f"not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise CorruptObject(key, "not a JSON object")
+    fmt = body.get("format")
+    if fmt != FORMAT:
+        if isinstance(fmt, int) and fmt > FORMAT:
+            raise CorruptObject(key, f"written in format {fmt}; this s3saver reads format {FORMAT}")
+        raise CorruptObject(key, "not an s3saver object (no format field)")
+    if body.get("kind") != kind:
+        raise CorruptObject(key, f"expected a {kind} object, found {body.get('kind')!r}")
+    missing = [name for name in required if name not in body]
+    if missing:
+        raise CorruptObject(key, f"{kind} object lacks {', '.join(missing)}")
+    return body
+
+
+CHECKPOINT_FIELDS = ("id", "ns", "parent_id", "checkpoint", "metadata")
+WRITES_FIELDS = ("task_id", "task_path", "writes")
+INDEX_FIELDS = ("id", "thread_id", "ns", "key")
+THREAD_FIELDS = ("thread_id",)
+RUN_FIELDS = ("run_id", "thread_id")

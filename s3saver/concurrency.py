@@ -1,0 +1,55 @@
+"""Small asyncio helpers for issuing independent requests in one round trip."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def gather_all(*aws: Awaitable[T]) -> list[T]:
+    """Run together; if one fails, cancel the rest and raise the first error.
+
+    ``asyncio.gather`` leaves siblings running after an error, which would let requests of a
+    failed operation land after the caller has already been told it failed.
+    """
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def settle_all(*aws: Awaitable[T]) -> list[T | BaseException]:
+    """Run together and wait for every one, returning results and errors in order."""
+    return list(await asyncio.gather(*aws, return_exceptions=True))
+
+
+async def ordered_map(
+    items: AsyncIterator[T],
+    fetch: Callable[[T], Awaitable[R]],
+    *,
+    concurrency: int,
+) -> AsyncIterator[R]:
+    """``fetch`` each item as soon as it is known, up to ``concurrency`` at once, yielding
+    results in input order. Listing the next page overlaps with fetching the previous one."""
+    window: deque[asyncio.Task[R]] = deque()
+    try:
+        async for item in items:
+            window.append(asyncio.ensure_future(fetch(item)))
+            while window and (window[0].done() or len(window) >= concurrency):
+                yield await window.popleft()
+        while window:
+            yield await window.popleft()
+    finally:
+        for task in window:
+            task.cancel()
+        if window:
+            await asyncio.gather(*window, return_exceptions=True)
