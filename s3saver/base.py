@@ -108,7 +108,9 @@ class CheckpointStore(abc.ABC):
     ) -> Config:
         """Save a checkpoint; ``config.checkpoint_id``, if set, names its parent."""
         if not isinstance(checkpoint, Checkpoint):
-            raise InvalidArgument(f"checkpoint must be a Checkpoint, got {type(checkpoint).__name__}")
+            raise InvalidArgument(
+                f"checkpoint must be a Checkpoint, got {type(checkpoint).__name__}"
+            )
         if not isinstance(metadata, CheckpointMetadata):
             raise InvalidArgument(
                 f"metadata must be a CheckpointMetadata, got {type(metadata).__name__}"

@@ -9,6 +9,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 async def gather_all(*aws: Awaitable[T]) -> list[T]:
@@ -25,6 +27,12 @@ async def gather_all(*aws: Awaitable[T]) -> list[T]:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+async def gather_pair(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Two differently typed requests in one round trip, with gather_all's error handling."""
+    a, b = await gather_all(first, second)
+    return a, b  # type: ignore[return-value]
 
 
 async def settle_all(*aws: Awaitable[T]) -> list[T | BaseException]:

@@ -124,7 +124,8 @@ class Layout:
     # ---- checkpoints and writes ---------------------------------------------------------
     def stem(self, thread_id: str, checkpoint_ns: str, order_key: int, checkpoint_id: str) -> str:
         """Common start of a checkpoint's key and its writes' keys."""
-        return f"{self.ns_prefix(thread_id, checkpoint_ns)}{inverted(order_key)}-{segment(checkpoint_id)}"
+        base = self.ns_prefix(thread_id, checkpoint_ns)
+        return f"{base}{inverted(order_key)}-{segment(checkpoint_id)}"
 
     @staticmethod
     def checkpoint_key(stem: str) -> str:

@@ -225,8 +225,10 @@ class MemoryCheckpointSaver(CheckpointStore):
         target = self._threads.setdefault(target_thread_id, _Thread())
         for ns, stored in source.namespaces.items():
             target.namespaces.setdefault(ns, {}).update(
-                {cid: _Stored(s.order, s.parent_id, s.checkpoint, s.metadata)
-                 for cid, s in stored.items()}
+                {
+                    cid: _Stored(s.order, s.parent_id, s.checkpoint, s.metadata)
+                    for cid, s in stored.items()
+                }
             )
         for key, (path, entries) in source.writes.items():
             target.writes[key] = (path, dict(entries))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aioboto3
@@ -28,7 +29,7 @@ import orjson
 
 from . import codec
 from .base import CheckpointStore
-from .concurrency import gather_all, ordered_map, settle_all
+from .concurrency import gather_all, gather_pair, ordered_map, settle_all
 from .errors import ConflictError, CorruptObject, EncodingError, InvalidArgument
 from .ids import put_time_order_key, time_order_key
 from .layout import Entry, Layout, inverted, normalize_prefix, order_key_of, segment, unsegment
@@ -141,7 +142,9 @@ class S3CheckpointSaver(CheckpointStore):
         max_attempts: int = 5,
     ) -> None:
         if not isinstance(max_connections, int) or max_connections < 1:
-            raise InvalidArgument(f"max_connections must be a positive integer, got {max_connections!r}")
+            raise InvalidArgument(
+                f"max_connections must be a positive integer, got {max_connections!r}"
+            )
         self.layout = Layout(normalize_prefix(prefix))
         self.transport = Transport(
             bucket,
@@ -231,9 +234,7 @@ class S3CheckpointSaver(CheckpointStore):
             ):
                 return entry.key[: -len(".json")]
             order = put_time_order_key()
-        return self.layout.stem(
-            record.thread_id, record.checkpoint_ns, order, record.checkpoint_id
-        )
+        return self.layout.stem(record.thread_id, record.checkpoint_ns, order, record.checkpoint_id)
 
     async def _write_checkpoint(self, key: str, body: bytes) -> str:
         """Create, or replace an existing checkpoint of the same id; never blindly.
@@ -267,8 +268,10 @@ class S3CheckpointSaver(CheckpointStore):
             except PreconditionFailed:
                 continue
         raise ConflictError(
-            "concurrent writers kept replacing this checkpoint", bucket=self.bucket,
-            operation="PutObject", key=key,
+            "concurrent writers kept replacing this checkpoint",
+            bucket=self.bucket,
+            operation="PutObject",
+            key=key,
         )
 
     async def _write_index(self, checkpoint_id: str, thread_id: str, ns: str, key: str) -> str:
@@ -276,7 +279,8 @@ class S3CheckpointSaver(CheckpointStore):
         ikey = self.layout.index_key(checkpoint_id)
         rel = self.layout.relative(key)
         body = codec.encode(
-            "index", {"id": checkpoint_id, "thread_id": thread_id, "ns": ns, "key": rel},
+            "index",
+            {"id": checkpoint_id, "thread_id": thread_id, "ns": ns, "key": rel},
             what=f"index of checkpoint {checkpoint_id!r}",
         )
         if not self.conditional_writes:
@@ -303,8 +307,10 @@ class S3CheckpointSaver(CheckpointStore):
             except PreconditionFailed:
                 continue
         raise ConflictError(
-            "concurrent writers kept replacing this index entry", bucket=self.bucket,
-            operation="PutObject", key=ikey,
+            "concurrent writers kept replacing this index entry",
+            bucket=self.bucket,
+            operation="PutObject",
+            key=ikey,
         )
 
     def _marker_writes(self, record: CheckpointRecord) -> builtins.list[Awaitable[str]]:
@@ -331,10 +337,9 @@ class S3CheckpointSaver(CheckpointStore):
         return ops
 
     async def _write_marker(self, key: str, body: bytes) -> str:
-        try:
+        # Already there is fine: markers carry no state beyond their existence.
+        with contextlib.suppress(PreconditionFailed):
             await self.transport.put(key, body, if_none_match=self.conditional_writes)
-        except PreconditionFailed:
-            pass  # already there: markers carry no state beyond their existence
         self._markers.add(key)
         return "marker"
 
@@ -368,7 +373,11 @@ class S3CheckpointSaver(CheckpointStore):
         order = time_order_key(checkpoint_id)
         if order is None:
             entry = await self._read_index(checkpoint_id)
-            if entry is None or entry.thread_id != thread_id or entry.checkpoint_ns != checkpoint_ns:
+            if (
+                entry is None
+                or entry.thread_id != thread_id
+                or entry.checkpoint_ns != checkpoint_ns
+            ):
                 raise InvalidArgument(
                     f"pending writes for checkpoint {checkpoint_id!r} (not a time-ordered id) "
                     "can only be stored after the checkpoint itself"
@@ -402,8 +411,10 @@ class S3CheckpointSaver(CheckpointStore):
             except PreconditionFailed:
                 continue
         raise ConflictError(
-            "concurrent writers kept changing these pending writes", bucket=self.bucket,
-            operation="PutObject", key=key,
+            "concurrent writers kept changing these pending writes",
+            bucket=self.bucket,
+            operation="PutObject",
+            key=key,
         )
 
     @staticmethod
@@ -436,7 +447,9 @@ class S3CheckpointSaver(CheckpointStore):
         if order is not None:
             stem = self.layout.stem(thread_id, checkpoint_ns, order, checkpoint_id)
         else:
-            stem_or_none = await self._find_stem_without_time(thread_id, checkpoint_ns, checkpoint_id)
+            stem_or_none = await self._find_stem_without_time(
+                thread_id, checkpoint_ns, checkpoint_id
+            )
             if stem_or_none is None:
                 return None
             stem = stem_or_none
@@ -490,21 +503,22 @@ class S3CheckpointSaver(CheckpointStore):
                 entry = await self._read_index(before_id)
                 if entry is None:
                     return
-                before_order = order_key_of(entry.key.rsplit("/", 1)[1][: 32])
+                before_order = order_key_of(entry.key.rsplit("/", 1)[1][:32])
         page_size = 1000 if limit is None else min(1000, max(LATEST_PAGE, limit * 4 + 8))
         threads: AsyncIterator[str | None]
         threads = self._thread_names() if thread_id is None else _one(thread_id)
         produced = 0
         async for name in threads:
-            items = self._items(
-                name, checkpoint_ns, page_size=page_size, before_order=before_order
-            )
+            items = self._items(name, checkpoint_ns, page_size=page_size, before_order=before_order)
 
             async def fetch(item: _Item) -> CheckpointRecord | None:
                 return await self._read(item, strict=False, metadata_filter=metadata_filter)
 
             window = self.concurrency if limit is None else max(1, min(self.concurrency, limit))
-            results = ordered_map(items, fetch, concurrency=window)
+            results = cast(
+                AsyncGenerator[CheckpointRecord | None, None],
+                ordered_map(items, fetch, concurrency=window),
+            )
             try:
                 async for record in results:
                     if record is None:
@@ -559,7 +573,9 @@ class S3CheckpointSaver(CheckpointStore):
             # Everything at or above the `before` checkpoint's position is skipped by S3 itself.
             start_after = f"{prefix}{inverted(before_order)}.~"
         current: _Item | None = None
-        async for page in self.transport.pages(prefix, page_size=page_size, start_after=start_after):
+        async for page in self.transport.pages(
+            prefix, page_size=page_size, start_after=start_after
+        ):
             for key in page.keys:
                 entry = layout.parse_thread_entry(tprefix, key)
                 if entry.kind not in ("checkpoint", "write"):
@@ -607,23 +623,24 @@ class S3CheckpointSaver(CheckpointStore):
                     meta = metadata_from_head(data)
                     if meta is not None and not metadata_matches(meta, metadata_filter):
                         return None
+            write_keys = item.write_keys
             if list_writes:
-                obj, write_keys = await gather_all(
+                content, write_keys = await gather_pair(
                     self._get_body(key, body), self._list_write_keys(item.stem)
                 )
                 writes_objs = await gather_all(*(self.transport.get(k) for k in write_keys))
             else:
-                write_keys = item.write_keys
-                obj, *writes_objs = await gather_all(
-                    self._get_body(key, body), *(self.transport.get(k) for k in write_keys)
+                content, writes_objs = await gather_pair(
+                    self._get_body(key, body),
+                    gather_all(*(self.transport.get(k) for k in write_keys)),
                 )
-            if obj is None:
+            if content is None:
                 return None
-            record = self._decode_checkpoint(item, key, obj)
+            record = self._decode_checkpoint(item, key, content)
             if not metadata_matches(record.metadata, metadata_filter):
                 return None
             writes: builtins.list[PendingWrite] = []
-            for wkey, wobj in zip(write_keys, writes_objs):
+            for wkey, wobj in zip(write_keys, writes_objs, strict=True):
                 if wobj is not None:
                     writes.extend(self._decode_writes(wkey, wobj.body))
             record.writes = sort_writes(writes)
@@ -892,10 +909,16 @@ class S3CheckpointSaver(CheckpointStore):
             await self.transport.copy(key, dst + key[len(src) :])
             if entry.kind == "run-marker":
                 run_body = codec.encode(
-                    "run", {"run_id": unsegment(entry.run_seg) or entry.run_seg,
-                            "thread_id": target_thread_id}, what="run id",
+                    "run",
+                    {
+                        "run_id": unsegment(entry.run_seg) or entry.run_seg,
+                        "thread_id": target_thread_id,
+                    },
+                    what="run id",
                 )
-                await self._write_marker(f"{layout.prefix}runs/{entry.run_seg}/{target_seg}", run_body)
+                await self._write_marker(
+                    f"{layout.prefix}runs/{entry.run_seg}/{target_seg}", run_body
+                )
 
         async def keys() -> AsyncIterator[str]:
             async for page in self.transport.pages(src):

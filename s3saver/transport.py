@@ -99,7 +99,9 @@ def _client_config(options: ClientOptions) -> tuple[AioConfig, str | None]:
     endpoint = resolved_endpoint(options.endpoint_url)
     foreign = not is_aws_endpoint(endpoint)
     path_style = foreign if options.path_style is None else options.path_style
-    relaxed = foreign if options.checksums_when_required is None else options.checksums_when_required
+    relaxed = (
+        foreign if options.checksums_when_required is None else options.checksums_when_required
+    )
     kwargs: dict[str, Any] = {
         "retries": {"mode": "standard", "max_attempts": options.max_attempts},
         "max_pool_connections": options.max_connections,
@@ -200,28 +202,50 @@ class Transport:
             message = str(err.get("Message") or code or exc)
             if code == "NoSuchBucket":
                 return BucketNotFound(
-                    "the bucket does not exist", bucket=self.bucket, operation=operation, key=key,
+                    "the bucket does not exist",
+                    bucket=self.bucket,
+                    operation=operation,
+                    key=key,
                     code=code,
                 )
-            if code in ("AccessDenied", "Forbidden", "InvalidAccessKeyId",
-                        "SignatureDoesNotMatch", "AllAccessDisabled") or status == 403:
+            if (
+                code
+                in (
+                    "AccessDenied",
+                    "Forbidden",
+                    "InvalidAccessKeyId",
+                    "SignatureDoesNotMatch",
+                    "AllAccessDisabled",
+                )
+                or status == 403
+            ):
                 return AccessDenied(
-                    f"access denied ({code}: {message})", bucket=self.bucket,
-                    operation=operation, key=key, code=code,
+                    f"access denied ({code}: {message})",
+                    bucket=self.bucket,
+                    operation=operation,
+                    key=key,
+                    code=code,
                 )
             return StorageError(
-                f"{code or status}: {message}", bucket=self.bucket, operation=operation, key=key,
+                f"{code or status}: {message}",
+                bucket=self.bucket,
+                operation=operation,
+                key=key,
                 code=code,
             )
         if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
             return EndpointUnreachable(
-                f"cannot reach the S3 endpoint ({exc})", bucket=self.bucket,
-                operation=operation, key=key,
+                f"cannot reach the S3 endpoint ({exc})",
+                bucket=self.bucket,
+                operation=operation,
+                key=key,
             )
         if isinstance(exc, NoCredentialsError):
             return AccessDenied(
                 "no AWS credentials found (environment, shared files, instance/task role)",
-                bucket=self.bucket, operation=operation, key=key,
+                bucket=self.bucket,
+                operation=operation,
+                key=key,
             )
         if isinstance(exc, BotoCoreError):
             return StorageError(str(exc), bucket=self.bucket, operation=operation, key=key)
@@ -254,7 +278,9 @@ class Transport:
         """Bytes ``start..end`` (inclusive) of an object and its total size; None if missing."""
         client = await self.client()
         try:
-            resp = await client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
+            resp = await client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}"
+            )
             async with resp["Body"] as stream:
                 body = await stream.read()
         except ClientError as exc:
@@ -359,7 +385,10 @@ class Transport:
         token: str | None = None
         while True:
             page = await self.list_page(
-                prefix, max_keys=page_size, start_after=start_after, token=token,
+                prefix,
+                max_keys=page_size,
+                start_after=start_after,
+                token=token,
                 delimiter=delimiter,
             )
             yield page
@@ -396,8 +425,11 @@ class Transport:
             code = str(first.get("Code", ""))
             cls = AccessDenied if code == "AccessDenied" else StorageError
             raise cls(
-                f"{code}: {first.get('Message', '')}{more}", bucket=self.bucket,
-                operation="DeleteObjects", key=first.get("Key"), code=code,
+                f"{code}: {first.get('Message', '')}{more}",
+                bucket=self.bucket,
+                operation="DeleteObjects",
+                key=first.get("Key"),
+                code=code,
             )
         return len(keys)
 
@@ -410,7 +442,9 @@ class Transport:
             code, status = self._status(exc)
             if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
                 raise BucketNotFound(
-                    "the bucket does not exist", bucket=self.bucket, operation="HeadBucket",
+                    "the bucket does not exist",
+                    bucket=self.bucket,
+                    operation="HeadBucket",
                     code=code,
                 ) from exc
             raise self._error(exc, "HeadBucket", None) from exc
