@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,37 +133,43 @@ class Transport:
         self.bucket = bucket
         self.options = options or ClientOptions()
         self._session = session
-        self._own_client = client is None
-        self._client = client
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._stack: contextlib.AsyncExitStack | None = None
-        self._open_lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._given_client = client
+        # One client per event loop: aiobotocore clients cannot cross loops, and a saver may
+        # serve a sync caller (on its own loop thread) and async callers at once.
+        self._clients: dict[asyncio.AbstractEventLoop, tuple[Any, contextlib.AsyncExitStack]] = {}
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._guard = threading.Lock()
         self._listeners: list[tuple[str, Any]] = []
 
     # ---- client lifecycle ------------------------------------------------------------------
     def add_listener(self, event: str, handler: Any) -> None:
-        """Register a botocore event handler on every client this transport opens."""
+        """Register a botocore event handler on every client this transport uses."""
         self._listeners.append((event, handler))
-        if self._client is not None:
-            self._client.meta.events.register(event, handler)
+        clients = [c for c, _ in self._clients.values()]
+        if self._given_client is not None:
+            clients.append(self._given_client)
+        for client in clients:
+            client.meta.events.register(event, handler)
 
     async def client(self) -> Any:
-        """The client for the running loop, opening (or reopening) it if needed."""
+        """The client for the running loop, opening one on first use in that loop."""
+        if self._given_client is not None:
+            return self._given_client
         loop = asyncio.get_running_loop()
-        if self._client is not None and (not self._own_client or self._client_loop is loop):
-            return self._client
-        if self._lock_loop is not loop or self._open_lock is None:
-            self._open_lock = asyncio.Lock()
-            self._lock_loop = loop
-        async with self._open_lock:
-            if self._client is not None and self._client_loop is loop:
-                return self._client
-            if self._client is not None:
-                # Opened on a loop that is gone (asyncio.run per invocation). Its connections
-                # died with that loop; closing them from here is impossible, so drop it.
-                self._client = None
-                self._stack = None
+        opened = self._clients.get(loop)
+        if opened is not None:
+            return opened[0]
+        with self._guard:
+            # Loops that are gone (asyncio.run per Lambda invocation) took their connections
+            # with them; their clients cannot be closed from here, only forgotten.
+            for dead in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[dead]
+                self._locks.pop(dead, None)
+            lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            opened = self._clients.get(loop)
+            if opened is not None:
+                return opened[0]
             session = self._session or aioboto3.Session()
             config, endpoint = _client_config(self.options)
             stack = contextlib.AsyncExitStack()
@@ -180,18 +187,17 @@ class Transport:
                 raise StorageError(str(exc), bucket=self.bucket, operation="open client") from exc
             for event, handler in self._listeners:
                 client.meta.events.register(event, handler)
-            self._client, self._client_loop, self._stack = client, loop, stack
+            self._clients[loop] = (client, stack)
             return client
 
     async def close(self) -> None:
-        """Close the client this transport opened; a caller's own client is left open."""
-        stack, self._stack = self._stack, None
-        if self._own_client:
-            loop = asyncio.get_running_loop()
-            if stack is not None and self._client_loop is loop:
-                await stack.aclose()
-            self._client = None
-            self._client_loop = None
+        """Close the client of the running loop; a caller's own client is left open."""
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            opened = self._clients.pop(loop, None)
+            self._locks.pop(loop, None)
+        if opened is not None:
+            await opened[1].aclose()
 
     # ---- error translation ---------------------------------------------------------------
     def _error(self, exc: Exception, operation: str, key: str | None) -> Exception:
