@@ -52,4 +52,5 @@ def merge_writes(
 
 
 def metadata_matches(metadata: dict[str, Any], wanted: dict[str, Any] | None) -> bool:
-    return not wanted or all(k in metadata and metadata[k] == v for k, v in wanted.items())
+    """Equality on every wanted key; a missing key reads as None (LangGraph's rule)."""
+    return not wanted or all(metadata.get(k) == v for k, v in wanted.items())
