@@ -482,8 +482,8 @@ class S3CheckpointSaver(CheckpointStore):
         if entry is None:
             return None
         stem = entry.key[: -len(".json")]
-        item = _Item(entry.thread_id, stem, segment(checkpoint_id))
-        return await self._read(item, strict=True, list_writes=True)
+        # The contract's get() returns the checkpoint alone: no LIST for pending writes.
+        return await self._read(_Item(entry.thread_id, stem, segment(checkpoint_id)), strict=True)
 
     async def iter_records(
         self,
