@@ -84,7 +84,7 @@ class CheckpointStore(abc.ABC):
 
     @abc.abstractmethod
     async def get_by_id(self, checkpoint_id: str) -> CheckpointRecord | None:
-        """The checkpoint an id names, found without knowing its thread."""
+        """The checkpoint an id names, found without knowing its thread (no pending writes)."""
 
     @abc.abstractmethod
     async def _delete_thread(self, thread_id: str) -> None:
