@@ -63,8 +63,9 @@ term_wait() { # dir, names... : SIGTERM those daemons, SIGKILL what is left afte
     for name in "$@"; do rm -f "$dir/pids/$name"; done
 }
 
-# radosgw exits in ~0.3 s while the cluster is up, but hangs in shutdown once the OSD is gone.
-do_stop() { term_wait "$1" rgw && term_wait "$1" osd mon; }
+# Each daemon exits in ~0.2 s while the ones it talks to are up, but radosgw (without the OSD)
+# and the OSD (without the mon) can hang in shutdown: stop them one after another.
+do_stop() { term_wait "$1" rgw && term_wait "$1" osd && term_wait "$1" mon; }
 
 print_env() {
     cat <<EOF
