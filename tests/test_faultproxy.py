@@ -147,6 +147,27 @@ async def test_no_faults_is_transparent(moto: MotoProcess, direct: Any) -> None:
     assert proxy.stats.operations["DeleteObjects"] == 1
 
 
+async def test_concurrent_clients(moto: MotoProcess, direct: Any, bucket: str) -> None:
+    """Many requests in flight at once, some faulted: each gets its own answer."""
+    plan = FaultPlan(slowdown=0.3, latency=0.2, latency_s=0.05)
+    async with FaultProxy(moto.url, seed=3, faults=plan) as proxy, s3(proxy.url) as client:
+
+        async def put(i: int) -> bool:
+            try:
+                await client.put_object(Bucket=bucket, Key=f"c/{i:03}", Body=str(i).encode())
+            except ClientError as e:
+                assert status(e) == (503, "SlowDown")
+                return False
+            return True
+
+        ok = await asyncio.gather(*(put(i) for i in range(60)))
+    stored = [o["Key"] for o in (await direct.list_objects_v2(Bucket=bucket))["Contents"]]
+    assert stored == [f"c/{i:03}" for i in range(60) if ok[i]]
+    assert ok.count(False) == proxy.stats.faults["slowdown"] > 0
+    assert proxy.stats.requests == 60
+    assert proxy.stats.connections <= 10  # botocore's default pool, kept alive
+
+
 @pytest.mark.parametrize(
     ("fault", "code"), [("slowdown", (503, "SlowDown")), ("internal_error", (500, "InternalError"))]
 )
@@ -527,14 +548,17 @@ async def test_proxy_keeps_signatures_valid_on_rgw(rgw: Endpoint) -> None:
     """RGW checks SigV4 (moto does not): the proxy must forward Host and headers untouched."""
     plan = FaultPlan(slowdown=1.0, max_faults=1)
     name = f"fp-{uuid.uuid4().hex[:16]}"
-    async with FaultProxy(rgw.url, faults=plan) as proxy, aioboto3.Session().client(
-        "s3",
-        endpoint_url=proxy.url,
-        region_name=rgw.region,
-        aws_access_key_id=rgw.access_key,
-        aws_secret_access_key=rgw.secret_key,
-        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
-    ) as client:
+    async with (
+        FaultProxy(rgw.url, faults=plan) as proxy,
+        aioboto3.Session().client(
+            "s3",
+            endpoint_url=proxy.url,
+            region_name=rgw.region,
+            aws_access_key_id=rgw.access_key,
+            aws_secret_access_key=rgw.secret_key,
+            config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+        ) as client,
+    ):
         await client.create_bucket(Bucket=name)  # the 503, then the retry
         await client.put_object(Bucket=name, Key="k", Body=io.BytesIO(b"v" * 70000))
         obj = await client.get_object(Bucket=name, Key="k")
