@@ -1,0 +1,1 @@
+"""s3saver's benchmarks: ``python -m benchmarks [--quick]`` (see README.md in this folder)."""
