@@ -27,7 +27,8 @@ faults per kind and operation, and keeps an event list for reports.
 Messages are read whole before forwarding (fine for test-sized bodies). The client side keeps
 HTTP/1.1 connections alive, answers ``Expect: 100-continue`` itself, and accepts Content-Length
 or chunked bodies; each forwarded request uses a fresh upstream connection (``Connection:
-close``), so the proxy never replays a request on a stale upstream connection.
+close``), so the proxy never replays a request on a stale upstream connection. If the upstream
+cannot be reached, the client's connection is closed without an answer.
 
 Run standalone: ``python -m tests.faultproxy UPSTREAM_URL --seed 1 --slowdown 0.1 --lifetime 60``
 prints its URL, then its stats as JSON when it stops.
@@ -47,6 +48,10 @@ from dataclasses import dataclass, field, fields
 from urllib.parse import parse_qs, unquote, urlsplit
 
 FAULTS = ("slowdown", "internal_error", "reset_before", "reset_after", "lost_response", "latency")
+ERRORS = {  # fault -> (status, S3 error code, message), answered without forwarding
+    "slowdown": (503, "SlowDown", "Please reduce your request rate."),
+    "internal_error": (500, "InternalError", "We encountered an internal error. Please try again."),
+}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"}
 
 
@@ -340,24 +345,8 @@ class FaultProxy:
             self.stats.faults[fault] += 1
             self.stats.faults_by_operation[f"{operation}:{fault}"] += 1
             self.stats.events.append((n, operation, key, fault))
-        if fault == "slowdown":
-            writer.write(
-                _error_response(
-                    503, "SlowDown", "Please reduce your request rate.", n, method == "HEAD"
-                )
-            )
-            await writer.drain()
-            return True
-        if fault == "internal_error":
-            writer.write(
-                _error_response(
-                    500,
-                    "InternalError",
-                    "We encountered an internal error. Please try again.",
-                    n,
-                    method == "HEAD",
-                )
-            )
+        if fault in ERRORS:
+            writer.write(_error_response(*ERRORS[fault], n, head_only=method == "HEAD"))
             await writer.drain()
             return True
         if fault == "reset_before":

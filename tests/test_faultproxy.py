@@ -363,17 +363,25 @@ async def test_max_faults_bound(moto: MotoProcess, bucket: str) -> None:
 
 
 async def test_lifetime_bound(moto: MotoProcess, bucket: str) -> None:
-    proxy = await FaultProxy(moto.url, lifetime_s=2).start()
+    t0 = time.monotonic()
+    proxy = await FaultProxy(moto.url, lifetime_s=1.0).start()
     try:
+        # A raw keep-alive connection (fast, unlike creating a boto client under load).
+        host, port = proxy.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"HEAD /{bucket} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        await asyncio.wait_for(proxy.wait_stopped(), 10)
+        assert time.monotonic() - t0 >= 1.0
+        assert not proxy.running and proxy.stats.stopped == "lifetime"
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the open connection is closed
+        writer.close()
         async with s3(proxy.url) as client:
-            await client.put_object(Bucket=bucket, Key="k", Body=b"v")
-            await asyncio.wait_for(proxy.wait_stopped(), 5)
-            assert not proxy.running and proxy.stats.stopped == "lifetime"
-            with pytest.raises(EndpointConnectionError):
+            with pytest.raises(EndpointConnectionError):  # and the port no longer answers
                 await client.put_object(Bucket=bucket, Key="k", Body=b"v")
     finally:
         await proxy.stop()
-    assert proxy.stats.requests == 1
+    assert proxy.stats.requests == 1 and proxy.stats.stopped == "lifetime"
 
 
 def test_plan_validation() -> None:
