@@ -32,7 +32,11 @@ class RequestCounter:
         self.by_operation: Counter[str] = Counter()
 
     def reset(self) -> None:
+        """Start a new operation. In-flight is cleared too: a request cancelled mid-flight (a
+        consumer that stops iterating early) never fires needs-retry and would otherwise stay
+        counted as in flight forever."""
         with self._lock:
+            self.in_flight = 0
             self.requests = 0
             self.round_trips = 0
             self.by_operation = Counter()

@@ -65,19 +65,50 @@ def speed_up_moto() -> None:
     ts._convert_timestamp_to_str = convert  # type: ignore[method-assign]
 
 
-def main() -> None:
-    from moto.server import ThreadedMotoServer
+def serve(latency_s: float) -> Any:
+    """moto's WSGI app on a threaded werkzeug server (as moto's ThreadedMotoServer does), with
+    an optional fixed delay before each request is handled: a model of network + S3 latency
+    under which concurrent requests overlap and sequential ones add up, as on a real S3."""
+    import threading
 
-    speed_up_moto()
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+
+    def delayed(environ: Any, start_response: Any) -> Any:
+        time.sleep(latency_s)
+        return app(environ, start_response)
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        delayed if latency_s > 0 else app,
+        True,
+        request_handler=MotoRequestHandler,
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main() -> None:
+    import argparse
     import logging
 
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--latency-ms", type=float, default=0.0)
+    args = ap.parse_args()
+    speed_up_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request log line
 
     out = sys.stdout
     sys.stdout = sys.stderr
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = serve(args.latency_ms / 1000)
+    host, port = server.server_address[:2]
     out.write(json.dumps({"url": f"http://{host}:{port}"}) + "\n")
     out.flush()
     for line in sys.stdin:
@@ -95,7 +126,7 @@ def main() -> None:
         reply["seconds"] = time.perf_counter() - t0
         out.write(json.dumps(reply) + "\n")
         out.flush()
-    server.stop()
+    server.shutdown()
 
 
 if __name__ == "__main__":
