@@ -81,7 +81,10 @@ class RequestCounter:
         return self
 
     def reset(self) -> None:
+        """Start counting afresh; call it only while no request is in flight. (A request whose
+        task was cancelled never reports back, so in-flight bookkeeping restarts here too.)"""
         with self._lock:
+            self._in_flight = 0
             self.requests = 0
             self.round_trips = 0
             self.by_operation = Counter()
