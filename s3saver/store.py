@@ -225,14 +225,12 @@ class S3CheckpointSaver(CheckpointStore):
     async def _stem_for_put(self, record: CheckpointRecord) -> str:
         order = time_order_key(record.checkpoint_id)
         if order is None:
-            # An id without time: the index says where an earlier put of it went.
-            entry = await self._read_index(record.checkpoint_id)
-            if (
-                entry is not None
-                and entry.thread_id == record.thread_id
-                and entry.checkpoint_ns == record.checkpoint_ns
-            ):
-                return entry.key[: -len(".json")]
+            # An id without time: an earlier put of it decides where it goes (replace in place).
+            existing = await self._find_stem_without_time(
+                record.thread_id, record.checkpoint_ns, record.checkpoint_id
+            )
+            if existing is not None:
+                return existing
             order = put_time_order_key()
         return self.layout.stem(record.thread_id, record.checkpoint_ns, order, record.checkpoint_id)
 
@@ -372,17 +370,13 @@ class S3CheckpointSaver(CheckpointStore):
         )
         order = time_order_key(checkpoint_id)
         if order is None:
-            entry = await self._read_index(checkpoint_id)
-            if (
-                entry is None
-                or entry.thread_id != thread_id
-                or entry.checkpoint_ns != checkpoint_ns
-            ):
+            found = await self._find_stem_without_time(thread_id, checkpoint_ns, checkpoint_id)
+            if found is None:
                 raise InvalidArgument(
                     f"pending writes for checkpoint {checkpoint_id!r} (not a time-ordered id) "
                     "can only be stored after the checkpoint itself"
                 )
-            stem = entry.key[: -len(".json")]
+            stem = found
         else:
             stem = self.layout.stem(thread_id, checkpoint_ns, order, checkpoint_id)
         key = Layout.write_key(stem, task_id)
@@ -460,15 +454,30 @@ class S3CheckpointSaver(CheckpointStore):
     async def _find_stem_without_time(
         self, thread_id: str, ns: str, checkpoint_id: str
     ) -> str | None:
-        entry = await self._read_index(checkpoint_id)
-        if entry is not None and entry.thread_id == thread_id and entry.checkpoint_ns == ns:
+        """Where an id without time lives in this thread and namespace, if it does.
+
+        The index answers when it names this thread. Ids can also live here unindexed (a copy
+        made by copy_thread, or a second thread given the same id): then the index names another
+        thread or this thread is marked shared, and only a scan of the namespace can tell.
+        """
+        entry, shared = await gather_pair(
+            self._read_index(checkpoint_id), self._is_shared(thread_id)
+        )
+        if entry is not None and (entry.thread_id, entry.checkpoint_ns) == (thread_id, ns):
             return entry.key[: -len(".json")]
-        # A copy (copy_thread) of an id without time is not indexed to this thread: scan it.
+        if entry is None and not shared:
+            return None
         id_seg = segment(checkpoint_id)
         async for item in self._items(thread_id, ns):
             if item.id_seg == id_seg:
                 return item.stem
         return None
+
+    async def _is_shared(self, thread_id: str) -> bool:
+        """``!shared.json`` sorts first in the thread, so one LIST of one key answers."""
+        marker = self.layout.shared_marker(thread_id)
+        page = await self.transport.list_page(self.layout.thread_prefix(thread_id), max_keys=1)
+        return bool(page.keys) and page.keys[0] == marker
 
     async def _latest(self, thread_id: str, ns: str) -> CheckpointRecord | None:
         async for item in self._items(thread_id, ns, page_size=LATEST_PAGE):
