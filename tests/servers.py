@@ -148,7 +148,8 @@ class SeaweedProcess:
             # no bucket auto-creation on PUT, no telemetry, none of the extra gateways
             "-s3.autoCreateBucket=false", "-master.telemetry=false", "-admin.ui=false",
             "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-            "-volume.max=8", "-master.volumeSizeLimitMB=64",
+            # one volume per bucket (collection), never freed: allow many small ones
+            "-volume.max=2000", "-master.volumeSizeLimitMB=32",
         ]  # fmt: skip
         # weed mini creates its one S3 identity from these variables.
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key}
