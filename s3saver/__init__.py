@@ -18,6 +18,7 @@ from .errors import (
     StorageError,
     UnsupportedStore,
 )
+from .integrity import Problem, Report, repair, verify
 from .memory import MemoryCheckpointSaver
 from .model import Checkpoint, CheckpointMetadata, CheckpointTuple, Config
 from .store import S3CheckpointSaver
@@ -35,9 +36,13 @@ __all__ = [
     "EndpointUnreachable",
     "InvalidArgument",
     "MemoryCheckpointSaver",
+    "Problem",
+    "Report",
     "S3CheckpointSaver",
     "S3SaverError",
     "StorageError",
     "UnsupportedStore",
+    "repair",
+    "verify",
 ]
 __version__ = "0.1.0"

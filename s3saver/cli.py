@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .integrity import repair, verify
 from .model import Checkpoint, CheckpointMetadata, Config
 from .store import S3CheckpointSaver
 from .transport import resolved_endpoint
@@ -90,6 +91,17 @@ async def run_demo(url: str, endpoint: str | None, say: object = print) -> None:
     out("demo finished")
 
 
+async def run_verify(url: str, endpoint: str | None, fix: bool) -> int:
+    async with S3CheckpointSaver.from_url(url, endpoint_url=endpoint) as saver:
+        report = await (repair(saver) if fix else verify(saver))
+    for problem in report.problems:
+        print(f"{problem.kind}: {problem.key} {problem.detail}")
+    for problem in report.repaired:
+        print(f"repaired {problem.kind}: {problem.key}")
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="s3saver", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         help="s3://bucket/prefix to use (default: s3://s3saver-demo/agents)",
     )
     demo.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS config)")
+    check = sub.add_parser("verify", help="check a prefix's invariants (and --repair them)")
+    check.add_argument("url", help="s3://bucket/prefix")
+    check.add_argument("--endpoint-url", default=None, help="S3 endpoint (default: AWS config)")
+    check.add_argument("--repair", action="store_true", help="fix what a crash can leave")
     args = parser.parse_args(argv)
+    if args.command == "verify":
+        return asyncio.run(run_verify(args.url, args.endpoint_url, args.repair))
     endpoint = resolved_endpoint(args.endpoint_url)
     if endpoint is None:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
