@@ -22,6 +22,20 @@ class EncodingError(InvalidArgument):
     """A checkpoint, metadata or write value cannot be encoded as JSON; nothing was written."""
 
 
+class ObjectTooLarge(InvalidArgument):
+    """An encoded object exceeds the single-PUT limit; nothing was written."""
+
+    def __init__(self, key: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"object {key!r} would be {size:,} bytes, above the {limit:,}-byte single-PUT limit "
+            "(S3CheckpointSaver(max_object_bytes=...)); store large blobs elsewhere and "
+            "keep a reference in the checkpoint"
+        )
+        self.key = key
+        self.size = size
+        self.limit = limit
+
+
 class StorageError(S3SaverError):
     """An S3 request failed. Names the bucket, the operation and the key (if any)."""
 

@@ -30,7 +30,7 @@ import orjson
 from . import codec
 from .base import CheckpointStore
 from .concurrency import gather_all, gather_pair, ordered_map, settle_all
-from .errors import ConflictError, CorruptObject, EncodingError, InvalidArgument
+from .errors import ConflictError, CorruptObject, EncodingError, InvalidArgument, ObjectTooLarge
 from .ids import put_time_order_key, time_order_key
 from .layout import Entry, Layout, inverted, normalize_prefix, order_key_of, segment, unsegment
 from .records import CheckpointRecord, PendingWrite, merge_writes, metadata_matches, sort_writes
@@ -39,6 +39,10 @@ from .transport import ClientOptions, PreconditionFailed, StoredObject, Transpor
 log = logging.getLogger("s3saver")
 
 MAX_CAS_ATTEMPTS = 8
+SINGLE_PUT_LIMIT = 5 * 1024**3
+"""AWS's limit for one PutObject. Bigger objects are refused, not split: a multipart upload's
+conditional completion is ignored by several S3-compatible stores (moto, Ceph RGW), which would
+silently lose the no-blind-overwrite guarantee for exactly the objects that cost most to redo."""
 LATEST_PAGE = 64
 """Keys asked for when finding the newest checkpoint: it and its writes fit in one LIST page."""
 HEAD_BYTES = 4096
@@ -140,6 +144,7 @@ class S3CheckpointSaver(CheckpointStore):
         conditional_writes: bool = True,
         max_connections: int = 64,
         max_attempts: int = 5,
+        max_object_bytes: int = SINGLE_PUT_LIMIT,
     ) -> None:
         if not isinstance(max_connections, int) or max_connections < 1:
             raise InvalidArgument(
@@ -161,6 +166,7 @@ class S3CheckpointSaver(CheckpointStore):
         )
         self.conditional_writes = conditional_writes
         self.concurrency = max_connections
+        self.max_object_bytes = max_object_bytes
         self._markers: set[str] = set()
 
     @classmethod
@@ -198,6 +204,7 @@ class S3CheckpointSaver(CheckpointStore):
         body = encode_checkpoint(record)  # fails before any request
         stem = await self._stem_for_put(record)
         key = Layout.checkpoint_key(stem)
+        self._check_size(key, body)
         ops: builtins.list[Awaitable[str]] = [
             self._write_checkpoint(key, body),
             self._write_index(record.checkpoint_id, record.thread_id, record.checkpoint_ns, key),
@@ -221,6 +228,10 @@ class S3CheckpointSaver(CheckpointStore):
             except Exception as exc:  # the original failure is the one to report
                 log.warning("could not undo a failed put of %s: %s", key, exc)
         raise failure
+
+    def _check_size(self, key: str, body: bytes) -> None:
+        if len(body) > self.max_object_bytes:
+            raise ObjectTooLarge(key, len(body), self.max_object_bytes)
 
     async def _stem_for_put(self, record: CheckpointRecord) -> str:
         order = time_order_key(record.checkpoint_id)
@@ -380,6 +391,7 @@ class S3CheckpointSaver(CheckpointStore):
         else:
             stem = self.layout.stem(thread_id, checkpoint_ns, order, checkpoint_id)
         key = Layout.write_key(stem, task_id)
+        self._check_size(key, body)
         if not self.conditional_writes:
             current = await self.transport.get(key)
             if current is not None:
