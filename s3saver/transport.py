@@ -80,6 +80,7 @@ class ClientOptions:
     """Only send/validate checksums where S3 requires them; default: on for non-AWS endpoints."""
     max_connections: int = 64
     max_attempts: int = 5
+    """Total attempts per request (first try included), botocore standard retry mode."""
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
 
@@ -104,7 +105,7 @@ def _client_config(options: ClientOptions) -> tuple[AioConfig, str | None]:
         foreign if options.checksums_when_required is None else options.checksums_when_required
     )
     kwargs: dict[str, Any] = {
-        "retries": {"mode": "standard", "max_attempts": options.max_attempts},
+        "retries": {"mode": "standard", "total_max_attempts": options.max_attempts},
         "max_pool_connections": options.max_connections,
         "connect_timeout": options.connect_timeout,
         "read_timeout": options.read_timeout,
