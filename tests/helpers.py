@@ -197,3 +197,34 @@ async def put_many(
 
 def memory_saver() -> MemoryCheckpointSaver:
     return MemoryCheckpointSaver()
+
+
+# Thread ids, namespaces and other names that must be safe as parts of keys.
+HOSTILE = [
+    "a/b",
+    "../..",
+    "..",
+    ".",
+    "%2F",
+    "%",
+    "100%",
+    "a|b",
+    "with space",
+    " ",
+    "ĉapelo-日本語-😀",
+    "ada@example.com",
+    "x" * 500,
+    "é" * 500,
+    "\t\n",
+    "~thread.json",
+    "!shared.json",
+    "ns",
+    "ns/x",
+    "threads/a",
+    "a.json",
+    "-",
+    "?a=b&c#d",
+    "\\back\\slash",
+    "'\"",
+    "\x00nul",
+]

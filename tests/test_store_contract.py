@@ -23,7 +23,7 @@ from s3saver import (
 )
 from s3saver.base import CheckpointStore
 from s3saver.ids import new_checkpoint_id
-from tests.helpers import checkpoint, create_bucket, put_many, s3_saver, unique_prefix
+from tests.helpers import HOSTILE, checkpoint, create_bucket, put_many, s3_saver, unique_prefix
 from tests.s3env import Endpoint
 
 META = CheckpointMetadata
@@ -429,34 +429,6 @@ async def test_delete_for_runs_and_copy_thread(saver: CheckpointStore) -> None:
 
 
 # ------------------------------------------------------------------------------ hostile names
-HOSTILE = [
-    "a/b",
-    "../..",
-    "..",
-    ".",
-    "%2F",
-    "%",
-    "100%",
-    "a|b",
-    "with space",
-    " ",
-    "ĉapelo-日本語-😀",
-    "ada@example.com",
-    "x" * 500,
-    "é" * 500,
-    "\t\n",
-    "~thread.json",
-    "!shared.json",
-    "ns",
-    "ns/x",
-    "threads/a",
-    "a.json",
-    "-",
-    "?a=b&c#d",
-    "\\back\\slash",
-    "'\"",
-    "\x00nul",
-]
 
 
 @pytest.mark.parametrize("name", HOSTILE, ids=lambda s: repr(s)[:24])
