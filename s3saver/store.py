@@ -30,7 +30,15 @@ import orjson
 from . import codec
 from .base import CheckpointStore
 from .concurrency import gather_all, gather_pair, ordered_map, settle_all
-from .errors import ConflictError, CorruptObject, EncodingError, InvalidArgument, ObjectTooLarge
+from .errors import (
+    AccessDenied,
+    ConflictError,
+    CorruptObject,
+    EncodingError,
+    InvalidArgument,
+    ObjectTooLarge,
+    UnsupportedStore,
+)
 from .ids import put_time_order_key, time_order_key
 from .layout import Entry, Layout, inverted, normalize_prefix, order_key_of, segment, unsegment
 from .records import CheckpointRecord, PendingWrite, merge_writes, metadata_matches, sort_writes
@@ -106,6 +114,69 @@ class IndexEntry:
     etag: str
 
 
+_CHECKED: dict[tuple[str | None, str, bool], None] = {}
+
+
+async def check_store(saver: S3CheckpointSaver) -> None:
+    """Refuse, at open, a store that would make the layout lie.
+
+    The newest-first layout needs ListObjectsV2 in UTF-8 byte order, and the write protocol
+    needs If-None-Match to be enforced. Two probe keys under ``<prefix>probe/`` answer both
+    (``a!`` must list before ``a/x``; a second create-only PUT must fail); they are deleted
+    again. Five requests, once per process for each endpoint and bucket.
+    """
+    bucket = saver.bucket
+    endpoint = saver.transport.options.endpoint_url
+    cache_key = (endpoint, bucket, saver.conditional_writes)
+    if cache_key in _CHECKED:
+        return
+    if bucket.endswith("--x-s3"):
+        raise UnsupportedStore(
+            "S3 Express directory buckets do not list keys in order, which s3saver's "
+            "newest-first layout needs; use a general purpose bucket",
+            bucket=bucket,
+            operation="open",
+        )
+    base = f"{saver.layout.prefix}probe/{uuid.uuid4().hex}/"
+    first, second = base + "a!", base + "a/x"
+    transport = saver.transport
+    try:
+        try:
+            await gather_all(transport.put(first, b"{}"), transport.put(second, b"{}"))
+        except AccessDenied:
+            # Read-only credentials (an archive reader) cannot probe; they cannot break the
+            # layout either, so they are let through unchecked.
+            log.debug("s3saver: no write access to %s, store check skipped", base)
+            return
+        page = await transport.list_page(base, max_keys=10)
+        if page.keys != [first, second]:
+            raise UnsupportedStore(
+                f"the store lists keys out of UTF-8 byte order ({page.keys!r}); s3saver's "
+                "newest-first layout cannot work on it",
+                bucket=bucket,
+                operation="ListObjectsV2",
+                key=base,
+            )
+        if saver.conditional_writes:
+            try:
+                await transport.put(first, b"{}", if_none_match=True)
+            except PreconditionFailed:
+                pass
+            else:
+                raise UnsupportedStore(
+                    "the store ignores conditional writes (If-None-Match); open the saver with "
+                    "conditional_writes=False to use it without protection against "
+                    "concurrent writers of one checkpoint",
+                    bucket=bucket,
+                    operation="PutObject",
+                    key=first,
+                )
+    finally:
+        with contextlib.suppress(Exception):
+            await transport.delete([first, second])
+    _CHECKED[cache_key] = None
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")``."""
     if not isinstance(url, str):
@@ -145,6 +216,7 @@ class S3CheckpointSaver(CheckpointStore):
         max_connections: int = 64,
         max_attempts: int = 5,
         max_object_bytes: int = SINGLE_PUT_LIMIT,
+        check_store: bool = True,
     ) -> None:
         if not isinstance(max_connections, int) or max_connections < 1:
             raise InvalidArgument(
@@ -167,6 +239,7 @@ class S3CheckpointSaver(CheckpointStore):
         self.conditional_writes = conditional_writes
         self.concurrency = max_connections
         self.max_object_bytes = max_object_bytes
+        self.check_store = check_store
         self._markers: set[str] = set()
 
     @classmethod
@@ -187,7 +260,10 @@ class S3CheckpointSaver(CheckpointStore):
         return f"{type(self).__name__}('s3://{self.bucket}/{self.prefix}')"
 
     async def open(self) -> S3CheckpointSaver:
+        """Open the client and, once per process and bucket, check the store suits the layout."""
         await self.transport.client()
+        if self.check_store:
+            await check_store(self)
         return self
 
     async def close(self) -> None:
