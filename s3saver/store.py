@@ -114,7 +114,8 @@ class IndexEntry:
     etag: str
 
 
-_CHECKED: dict[tuple[str | None, str, bool], None] = {}
+_CHECKED: dict[tuple[str | None, str, bool], bool] = {}
+"""Stores already checked in this process -> whether If-Match takes the ETag quoted."""
 
 
 async def check_store(saver: S3CheckpointSaver) -> None:
@@ -129,6 +130,7 @@ async def check_store(saver: S3CheckpointSaver) -> None:
     endpoint = saver.transport.options.endpoint_url
     cache_key = (endpoint, bucket, saver.conditional_writes)
     if cache_key in _CHECKED:
+        saver.transport.quote_if_match = _CHECKED[cache_key]
         return
     if bucket.endswith("--x-s3"):
         raise UnsupportedStore(
@@ -142,7 +144,7 @@ async def check_store(saver: S3CheckpointSaver) -> None:
     transport = saver.transport
     try:
         try:
-            await gather_all(transport.put(first, b"{}"), transport.put(second, b"{}"))
+            etag, _ = await gather_all(transport.put(first, b"{}"), transport.put(second, b"{}"))
         except AccessDenied:
             # Read-only credentials (an archive reader) cannot probe; they cannot break the
             # layout either, so they are let through unchecked.
@@ -171,10 +173,16 @@ async def check_store(saver: S3CheckpointSaver) -> None:
                     operation="PutObject",
                     key=first,
                 )
+            # If-Match: AWS and moto take the ETag as returned ("quoted"); Ceph RGW only bare.
+            try:
+                await transport.put(first, b"{}", if_match=etag)
+            except PreconditionFailed:
+                transport.quote_if_match = False
+                await transport.put(first, b"{}", if_match=etag)
     finally:
         with contextlib.suppress(Exception):
             await transport.delete([first, second])
-    _CHECKED[cache_key] = None
+    _CHECKED[cache_key] = transport.quote_if_match
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -141,6 +141,8 @@ class Transport:
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._guard = threading.Lock()
         self._listeners: list[tuple[str, Any]] = []
+        self.quote_if_match = True
+        """Send If-Match ETags quoted, as returned; the store check turns it off for Ceph RGW."""
 
     # ---- client lifecycle ------------------------------------------------------------------
     def add_listener(self, event: str, handler: Any) -> None:
@@ -325,7 +327,8 @@ class Transport:
         if if_none_match:
             params["IfNoneMatch"] = "*"
         if if_match is not None:
-            params["IfMatch"] = if_match
+            bare = if_match.strip('"')
+            params["IfMatch"] = f'"{bare}"' if self.quote_if_match else bare
         try:
             resp = await client.put_object(**params)
         except ClientError as exc:
