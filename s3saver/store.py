@@ -223,6 +223,8 @@ class S3CheckpointSaver(CheckpointStore):
         conditional_writes: bool = True,
         max_connections: int = 64,
         max_attempts: int = 5,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
         max_object_bytes: int = SINGLE_PUT_LIMIT,
         check_store: bool = True,
     ) -> None:
@@ -242,6 +244,8 @@ class S3CheckpointSaver(CheckpointStore):
                 checksums_when_required=checksums_when_required,
                 max_connections=max_connections,
                 max_attempts=max_attempts,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
             ),
         )
         self.conditional_writes = conditional_writes
