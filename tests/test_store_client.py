@@ -123,6 +123,7 @@ async def test_a_callers_client_is_used_and_not_closed(own_client: Any, module_b
     counter = RequestCounter().attach_client(own_client)
     prefix = unique_prefix("own")
     async with S3CheckpointSaver(module_bucket, prefix, client=own_client) as saver:
+        counter.reset()  # count from here: open() may have checked the store
         assert await saver.transport.client() is own_client
         ids = await put_many(saver, "t", 2)
         listed = await saver.list(Config(thread_id="t"))

@@ -258,6 +258,20 @@ async def test_replacing_an_id_without_time_keeps_its_place(saver: CheckpointSto
     assert got is not None and got.channel_values == {"n": 2}
 
 
+async def test_replacing_an_id_without_time_in_a_second_thread(saver: CheckpointStore) -> None:
+    """An id without time that another thread owns is still replaced in place in this one."""
+    await saver.put(checkpoint("n1", v=1), META(), Config(thread_id="A"))
+    await saver.put(checkpoint("n1", v=2), META(), Config(thread_id="B"))
+    await saver.put(checkpoint("n1", v=3), META(), Config(thread_id="B"))
+    listed = await saver.list(Config(thread_id="B"))
+    assert [t.checkpoint.channel_values for t in listed] == [{"v": 3}]
+    await saver.put_writes("B", "", "n1", "task", "", [(0, "c", 1)])
+    got = await saver.get_tuple(Config(thread_id="B"))
+    assert got is not None and got.pending_writes == [("task", "c", 1)]
+    by_id = await saver.get("n1")
+    assert by_id is not None and by_id.channel_values == {"v": 1}
+
+
 async def test_same_id_put_twice_concurrently_leaves_one_entry(saver: CheckpointStore) -> None:
     cid = new_checkpoint_id()
     cfg = Config(thread_id="race")

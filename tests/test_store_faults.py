@@ -78,25 +78,55 @@ def assert_named(exc: StorageError, bucket: str, operations: set[str], label: st
 # ------------------------------------------------------------------------------ missing bucket
 async def test_missing_bucket_is_named(endpoint: Endpoint) -> None:
     name = f"s3saver-never-created-{uuid.uuid4().hex[:12]}"
-    async with s3_saver(endpoint, name, "p") as saver:
+    # Opening checks the store first, and already says what is wrong.
+    with pytest.raises(BucketNotFound) as at_open:
+        async with s3_saver(endpoint, name, "p"):
+            pass
+    assert_named(at_open.value, name, {"PutObject", "ListObjectsV2", "HeadBucket"}, "open")
+    # Every operation of a saver that skipped the check says so too.
+    saver = s3_saver(endpoint, name, "p", check_store=False)
+    try:
         for label, operations, call in storage_calls(saver):
             with pytest.raises(BucketNotFound) as info:
                 await call
             assert_named(info.value, name, operations, label)
             assert "does not exist" in str(info.value)
+    finally:
+        await saver.close()
 
 
 # ------------------------------------------------------------------------------ no connection
-async def test_unreachable_endpoint_is_named() -> None:
+def unreachable_saver(**options: Any) -> S3CheckpointSaver:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    saver = S3CheckpointSaver(
-        "some-bucket", endpoint_url=url, region_name="us-east-1", max_attempts=1
-    )
-    async with saver:
+    options.setdefault("max_attempts", 1)
+    return S3CheckpointSaver("some-bucket", endpoint_url=url, region_name="us-east-1", **options)
+
+
+async def test_unreachable_endpoint_is_named() -> None:
+    with pytest.raises(EndpointUnreachable) as at_open:
+        async with unreachable_saver():
+            pass
+    assert_named(at_open.value, "some-bucket", {"PutObject", "ListObjectsV2"}, "open")
+    saver = unreachable_saver(check_store=False)
+    try:
         for label, operations, call in storage_calls(saver):
             with pytest.raises(EndpointUnreachable) as info:
                 await call
             assert_named(info.value, "some-bucket", operations, label)
+    finally:
+        await saver.close()
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3])
+async def test_max_attempts_is_the_total_number_of_attempts(attempts: int) -> None:
+    saver = unreachable_saver(max_attempts=attempts, check_store=False)
+    counter = RequestCounter().attach_saver(saver)
+    try:
+        with pytest.raises(EndpointUnreachable):
+            await saver.get_tuple(Config(thread_id="t"))
+    finally:
+        await saver.close()
+    assert counter.snapshot().requests == attempts
 
 
 # ------------------------------------------------------------------------------ no permission
