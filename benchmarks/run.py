@@ -54,6 +54,7 @@ class Proc:
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.name = name
+        self.pending = ""
         self.log = log.open("w")
         self.p = subprocess.Popen(
             argv,
@@ -74,14 +75,21 @@ class Proc:
         reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def call(self, **cmd: Any) -> dict[str, Any]:
+    def send(self, **cmd: Any) -> None:
         assert self.p.stdin is not None
         self.p.stdin.write(json.dumps(cmd) + "\n")
         self.p.stdin.flush()
+        self.pending = str(cmd["cmd"])
+
+    def recv(self) -> dict[str, Any]:
         reply = self.readline()
         if not reply.get("ok"):
-            raise RuntimeError(f"{self.name}: {cmd['cmd']} failed: {reply.get('error')}")
+            raise RuntimeError(f"{self.name}: {self.pending} failed: {reply.get('error')}")
         return reply
+
+    def call(self, **cmd: Any) -> dict[str, Any]:
+        self.send(**cmd)
+        return self.recv()
 
     def stop(self) -> None:
         if self.p.poll() is None:
@@ -219,22 +227,36 @@ class Bench:
             self.server.stop()
 
     # -- threads ---------------------------------------------------------------------------
-    def open_thread(self, system: str, key: str, n: int) -> bool:
-        proc = self.runners[system]
-        try:
-            r = proc.call(cmd="open", key=key, n=n)
-            if "inject" in r:
-                assert self.server is not None
-                self.server.call(cmd="inject", file=r["inject"])
-                os.remove(r["inject"])
-            proc.call(cmd="verify", key=key)
-            return True
-        except RuntimeError as e:
-            self.log(f"!! {system} {key}: {e}")
-            self.results["errors"].append(
-                {"system": system, "stage": f"open {key}", "error": str(e)}
-            )
-            return False
+    def open_threads(self, systems: list[str], key: str, n: int) -> list[str]:
+        """Populate the same thread on several systems at once (each runner in its own process),
+        inject what they wrote, read each back; return the systems that succeeded."""
+        sent, replies, ok = [], {}, []
+        for s in systems:
+            try:
+                self.runners[s].send(cmd="open", key=key, n=n)
+                sent.append(s)
+            except OSError as e:
+                self._open_failed(s, key, str(e))
+        for s in sent:
+            try:
+                replies[s] = self.runners[s].recv()
+            except RuntimeError as e:
+                self._open_failed(s, key, str(e))
+        for s, r in replies.items():
+            try:
+                if "inject" in r:
+                    assert self.server is not None
+                    self.server.call(cmd="inject", file=r["inject"])
+                    os.remove(r["inject"])
+                self.runners[s].call(cmd="verify", key=key)
+                ok.append(s)
+            except RuntimeError as e:
+                self._open_failed(s, key, str(e))
+        return [s for s in systems if s in ok]
+
+    def _open_failed(self, system: str, key: str, error: str) -> None:
+        self.log(f"!! {system} {key}: {error}")
+        self.results["errors"].append({"system": system, "stage": f"open {key}", "error": error})
 
     # -- measuring -------------------------------------------------------------------------
     def cell(self, system: str, workload: str, length: int) -> dict[str, Any]:
@@ -319,7 +341,8 @@ class Bench:
         for length in self.lengths:
             key = f"L{length}"
             self.log(f"== thread length {length}: populating")
-            live = [s for s in systems if self.open_thread(s, key, length)]
+            live = self.open_threads(systems, key, length)
+            self.log(f"populated {length:,} checkpoints on {len(live)} systems")
             for workload in common.READ_WORKLOADS + common.WRITE_WORKLOADS:
                 if workload == "graph" and length != self.lengths[0] and self.quick:
                     pass
@@ -333,10 +356,15 @@ class Bench:
             for workload in common.DESTRUCTIVE_WORKLOADS:
                 self.log(f"{workload} @ {length}")
                 cap = 15.0 if self.quick else 100.0
-                for i in range(self.destructive_samples(length)):
+                n_samples = self.destructive_samples(length)
+                for i in range(n_samples):
+                    todo = []
                     for s in live:
                         c = self._cell(s, workload, length)
                         if c.get("unsupported") or c.get("error") or c.get("skipped"):
+                            continue
+                        if workload == "prune" and not self.results["systems"][s]["prune"]:
+                            c["unsupported"] = "no way to keep only the newest N checkpoints"
                             continue
                         guess = self.predicted_s(s, workload, length)
                         if guess is not None and guess > cap:
@@ -347,12 +375,14 @@ class Bench:
                             continue
                         if i > 0 and guess is not None and guess > cap / 3:
                             continue  # one sample of a slow one is enough
-                        if workload == "prune" and not self.results["systems"][s]["prune"]:
-                            c["unsupported"] = "no way to keep only the newest N checkpoints"
-                            continue
-                        dkey = f"{key}-{workload[0]}{i}"
-                        if not self.open_thread(s, dkey, length):
-                            continue
+                        todo.append(s)
+                    # The last delete_thread sample deletes the main thread (done with it by
+                    # now); every other destructive sample gets a freshly populated thread.
+                    reuse_main = workload == "delete_thread" and i == n_samples - 1
+                    dkey = key if reuse_main else f"{key}-{workload[0]}{i}"
+                    ready = todo if reuse_main else self.open_threads(todo, dkey, length)
+                    for s in ready:
+                        c = self._cell(s, workload, length)
                         try:
                             res = self.runners[s].call(
                                 cmd="measure",
@@ -373,7 +403,7 @@ class Bench:
                         else:
                             c["samples"].extend(res["samples"])
             for s in live:
-                self.runners[s].call(cmd="forget", key=key)
+                self.runners[s].call(cmd="forget", key=key)  # no-op if delete_thread used it
 
 
 def machine_info() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks import common
-from benchmarks.capture import Recorder
+from benchmarks.capture import ClientPatch, Recorder
 from benchmarks.counting import RequestCounter
 
 REGION = "us-east-1"
@@ -51,6 +51,8 @@ class Thread:
         self.graph: Any = None
         self.ids: list[str] = []
         self.newest: str | None = None
+        # (kind, object) whose methods are replaced while populating: "s3", "ddb" or "fs"
+        self.fast_targets: list[tuple[str, Any]] = []
 
 
 class System:
@@ -89,7 +91,10 @@ class System:
             fn = getattr(th.saver, "get_next_version", None)
             self.template, self.versions = await asyncio.to_thread(common.template_checkpoint, fn)
         plan = list(common.populate_plan(th.thread_id, n))
-        self.recorder.enabled = capture
+        patch = ClientPatch(self.recorder)
+        if capture:
+            for kind, obj in th.fast_targets:
+                {"s3": patch.s3_client, "ddb": patch.dynamodb_client, "fs": patch.fsspec}[kind](obj)
         try:
             if self.asynchronous:
                 sem = asyncio.Semaphore(1 if not capture else 64)
@@ -119,7 +124,7 @@ class System:
 
                 await asyncio.to_thread(run)
         finally:
-            self.recorder.enabled = False
+            patch.restore()
         th.ids = [p[0] for p in plan]
         th.newest = th.ids[-1] if th.ids else None
 
@@ -276,7 +281,6 @@ class _AioS3Mixin:
             )
         )
         self.counter.attach(client)
-        self.recorder.attach(client)
         self.client = client
         return client
 
@@ -519,6 +523,7 @@ class FloorSystem(_AioS3Mixin, System):
         await _make_bucket(self.client, bucket)
         th = Thread(key, f"th-{key}", bucket)
         th.saver = FloorSaver(self.client, bucket)
+        th.fast_targets.append(("s3", self.client))
         return th
 
     def prune_op(self, th: Thread) -> Op:
@@ -558,6 +563,7 @@ class S3SaverAsyncSystem(_AioS3Mixin, System):
         await _make_bucket(self.client, bucket)
         th = Thread(key, f"th-{key}", bucket)
         th.saver = await AsyncS3Saver(bucket, client=self.client).__aenter__()
+        th.fast_targets.append(("s3", self.client))
         return th
 
     def prune_op(self, th: Thread) -> Op:
@@ -609,7 +615,7 @@ class S3SaverSyncSystem(System):
             raise RuntimeError("could not find S3Saver's client to count its requests")
         for client in clients:
             self.counter.attach(client)
-            self.recorder.attach(client)
+            th.fast_targets.append(("s3", client))
         return th
 
     def prune_op(self, th: Thread) -> Op:
@@ -640,7 +646,6 @@ class ObjectStorageSystem(System):
         )
         await self.fs.set_session()
         self.counter.attach(self.fs.s3)
-        self.recorder.attach(self.fs.s3)
         from importlib.metadata import version
 
         return {
@@ -665,6 +670,7 @@ class ObjectStorageSystem(System):
                 raise
         th = Thread(key, f"th-{key}", bucket)
         th.saver = ObjectStorageSaver(self.fs, f"{bucket}/cp")
+        th.fast_targets.append(("fs", self.fs))
         return th
 
     def after_population(self, th: Thread) -> None:
@@ -710,7 +716,7 @@ class DynamoDBSystem(System):
         th = Thread(key, f"th-{key}", table)
         th.saver = await asyncio.to_thread(make)
         self.counter.attach(th.saver.client)
-        self.recorder.attach(th.saver.client)
+        th.fast_targets.append(("ddb", th.saver.client))
         return th
 
 
