@@ -45,15 +45,30 @@ async def ordered_map(
     fetch: Callable[[T], Awaitable[R]],
     *,
     concurrency: int,
+    wanted: int | None = None,
 ) -> AsyncIterator[R]:
     """``fetch`` each item as soon as it is known, up to ``concurrency`` at once, yielding
-    results in input order. Listing the next page overlaps with fetching the previous one."""
+    results in input order. Listing the next page overlaps with fetching the previous one.
+
+    With ``wanted``, no more fetches are started than could still be needed: results that are
+    not None count as delivered, so a caller asking for ``limit`` results never pays for a
+    speculative extra request (None results, e.g. a vanished object, make room for more).
+    """
     window: deque[asyncio.Task[R]] = deque()
+    delivered = 0
     try:
         async for item in items:
+            while wanted is not None and window and delivered + len(window) >= wanted:
+                result = await window.popleft()
+                delivered += result is not None
+                yield result
+            if wanted is not None and delivered >= wanted:
+                return
             window.append(asyncio.ensure_future(fetch(item)))
             while window and (window[0].done() or len(window) >= concurrency):
-                yield await window.popleft()
+                result = await window.popleft()
+                delivered += result is not None
+                yield result
         while window:
             yield await window.popleft()
     finally:

@@ -623,10 +623,11 @@ class S3CheckpointSaver(CheckpointStore):
             async def fetch(item: _Item) -> CheckpointRecord | None:
                 return await self._read(item, strict=False, metadata_filter=metadata_filter)
 
-            window = self.concurrency if limit is None else max(1, min(self.concurrency, limit))
+            # Without a filter every listed checkpoint is a result: fetch no more than needed.
+            wanted = None if limit is None or metadata_filter else limit - produced
             results = cast(
                 AsyncGenerator[CheckpointRecord | None, None],
-                ordered_map(items, fetch, concurrency=window),
+                ordered_map(items, fetch, concurrency=self.concurrency, wanted=wanted),
             )
             try:
                 async for record in results:
