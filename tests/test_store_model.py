@@ -19,7 +19,14 @@ META = CheckpointMetadata
 
 
 # ------------------------------------------------------------------------------ differential
-async def run_workload(saver: CheckpointStore, seed: int, ids: list[str]) -> list[Any]:
+BASE_OPS = ("put",) * 6 + ("put_same", "put_named", "writes", "get", "get_id", "list", "by_id")
+BASE_OPS += ("prune", "delete")
+WITH_COPIES_AND_RUNS = (*BASE_OPS, "copy", "runs")
+
+
+async def run_workload(
+    saver: CheckpointStore, seed: int, ids: list[str], ops: tuple[str, ...] = BASE_OPS
+) -> list[Any]:
     """A seeded random mix of every operation; returns everything observable, in order."""
     rng = random.Random(seed)
     threads = ["t", "t/1", "t 1", "ü", "x" * 300]
@@ -29,11 +36,7 @@ async def run_workload(saver: CheckpointStore, seed: int, ids: list[str]) -> lis
     out: list[Any] = []
     pool = iter(ids)
     for step in range(150):
-        op = rng.choice(
-            ["put"] * 6
-            + ["put_same", "put_named", "writes", "get", "get_id", "list", "by_id"]
-            + ["prune", "delete"]
-        )
+        op = rng.choice(ops)
         tid, ns = rng.choice(threads), rng.choice(spaces)
         cfg = Config(thread_id=tid, checkpoint_ns=ns)
         if op.startswith("put"):
@@ -46,7 +49,8 @@ async def run_workload(saver: CheckpointStore, seed: int, ids: list[str]) -> lis
             seen.append(cid)
             parent = Config(tid, rng.choice([None, *seen[-3:]]), ns)
             cp = Checkpoint(id=cid, ts=f"step {step}", channel_values={"step": step})
-            res = await saver.put(cp, META(step=step), parent)
+            run = rng.choice(["r1", "r2", None])
+            res = await saver.put(cp, META(step=step, run_id=run), parent)
             out.append(("put", res))
         elif op == "writes" and seen:
             # Writes go to time-ordered ids only: for other ids the S3 store requires the
@@ -54,9 +58,9 @@ async def run_workload(saver: CheckpointStore, seed: int, ids: list[str]) -> lis
             cid = rng.choice(ids[:10])
             task = f"task{step % 3}"
             await saver.put_writes(tid, ns, cid, task, "", [(0, "c", step), (-1, "e", step)])
-            out.append(("writes", cid))
+            out.append(("writes", tid, ns, cid))
         elif op == "get":
-            out.append(("get", observe(await saver.get_tuple(cfg))))
+            out.append(("get", tid, ns, observe(await saver.get_tuple(cfg))))
         elif op == "get_id" and seen:
             got = await saver.get_tuple(Config(tid, rng.choice(seen), ns))
             out.append(("get_id", observe(got)))
@@ -66,10 +70,20 @@ async def run_workload(saver: CheckpointStore, seed: int, ids: list[str]) -> lis
             listed = await saver.list(Config(tid, before, ns), limit=limit)
             out.append(("list", [observe(t) for t in listed]))
         elif op == "by_id" and seen:
-            got = await saver.get(rng.choice(seen))
-            out.append(("by_id", None if got is None else got.to_json()))
+            cid = rng.choice(seen)
+            got = await saver.get(cid)
+            out.append(("by_id", cid, None if got is None else got.to_json()))
         elif op == "prune":
-            out.append(("prune", await saver.prune(tid, rng.choice([0, 1, 2, 5]))))
+            keep = rng.choice([0, 1, 2, 5])
+            out.append(("prune", tid, keep, await saver.prune(tid, keep)))
+        elif op == "copy":
+            target = rng.choice([t for t in threads if t != tid])
+            await saver.copy_thread(tid, target)
+            out.append(("copy", tid, target))
+        elif op == "runs":
+            run_ids = rng.choice([["r1"], ["r2"], ["r1", "r2"], ["r3"]])
+            await saver.delete_for_runs(run_ids)
+            out.append(("runs", run_ids))
         elif op == "delete":
             await saver.delete_thread(tid)
             out.append(("delete", tid))
