@@ -113,6 +113,24 @@ async def test_prefixes_are_isolated(endpoint: Endpoint, module_bucket: str) -> 
             await saver.close()
 
 
+@pytest.mark.parametrize("prefix", ["with space/ü", "100%/a|b", "a+b=c&d", "~tilde/!bang"])
+async def test_prefixes_with_special_characters(
+    endpoint: Endpoint, module_bucket: str, prefix: str
+) -> None:
+    prefix = f"{unique_prefix()}/{prefix}"
+    async with s3_saver(endpoint, module_bucket, prefix) as saver:
+        ids = await put_many(saver, "t/1", 3)
+        assert [t.checkpoint.id for t in await saver.list(Config(thread_id="t/1"))] == ids[::-1]
+        got = await saver.get(ids[0])
+        assert got is not None and got.id == ids[0]
+        assert await saver.prune("t/1", 1) == 2
+        await saver.delete_thread("t/1")
+        assert await saver.list(Config(thread_id="t/1")) == []
+    async with raw_client(endpoint) as client:
+        left = await all_keys(client, module_bucket, prefix + "/threads/")
+    assert left == []
+
+
 @pytest.fixture
 async def own_client(endpoint: Endpoint) -> AsyncIterator[Any]:
     async with raw_client(endpoint) as client:

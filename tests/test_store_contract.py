@@ -332,6 +332,27 @@ async def test_pending_writes_come_back_with_their_checkpoint(saver: CheckpointS
     assert newest is not None and newest.pending_writes == []
 
 
+async def test_newest_checkpoint_with_many_pending_writes(saver: CheckpointStore) -> None:
+    """More writes than one small LIST page holds still all come back with the newest."""
+    older = await put_many(saver, "many", 3)
+    newest = older[-1]
+    await asyncio.gather(
+        *(
+            saver.put_writes("many", "", newest, f"task-{i:03d}", "", [(0, "c", i), (1, "d", -i)])
+            for i in range(100)
+        )
+    )
+    got = await saver.get_tuple(Config(thread_id="many"))
+    assert got is not None and got.checkpoint.id == newest
+    assert len(got.pending_writes) == 200
+    assert got.pending_writes[:2] == [("task-000", "c", 0), ("task-000", "d", 0)]
+    assert got.pending_writes[-1] == ("task-099", "d", -99)
+    listed = await saver.list(Config(thread_id="many"))
+    assert [t.checkpoint.id for t in listed] == older[::-1]
+    assert listed[0].pending_writes == got.pending_writes
+    assert all(t.pending_writes == [] for t in listed[1:])
+
+
 # ------------------------------------------------------------------------------ delete / prune
 async def test_delete_thread_is_idempotent(saver: CheckpointStore) -> None:
     await put_many(saver, "gone", 4)
@@ -489,7 +510,7 @@ async def test_hostile_checkpoint_ids_round_trip(saver: CheckpointStore, cid: st
 
 async def test_hostile_names_do_not_collide(saver: CheckpointStore) -> None:
     """Every hostile name is its own thread: none sees another's checkpoints."""
-    names = [*HOSTILE[:12], "A/B", "a%2fb", "a%2Fb", "a_b", "a-b"]
+    names = [*HOSTILE[:12], "A/B", "a%2fb", "a%2Fb", "a_b", "a-b", "\u00e9", "e\u0301"]
     owned = {name: await put_many(saver, name, 1) for name in names}
     for name, ids in owned.items():
         assert await ids_of(saver, name) == ids, name

@@ -421,6 +421,34 @@ async def test_corrupt_index_object_reads_as_absent_with_a_warning(
     assert repaired is not None and repaired.id == cid
 
 
+async def test_a_limit_counts_only_readable_checkpoints(
+    saver: S3CheckpointSaver, endpoint: Endpoint, module_bucket: str
+) -> None:
+    ids = await put_many(saver, "t", 4)
+    for cid in ids[-2:]:  # the two newest are damaged
+        await write_raw(endpoint, module_bucket, checkpoint_key(saver, "t", cid), b"junk")
+    listed = await saver.list(Config(thread_id="t"), limit=2)
+    assert [t.checkpoint.id for t in listed] == [ids[1], ids[0]]
+
+
+async def test_an_index_entry_pointing_nowhere_reads_as_absent(
+    saver: S3CheckpointSaver, endpoint: Endpoint, module_bucket: str
+) -> None:
+    """What a crash between deleting data and deleting its index entry leaves behind."""
+    ids = await put_many(saver, "t", 2)
+    async with raw_client(endpoint) as client:
+        await client.delete_object(Bucket=module_bucket, Key=checkpoint_key(saver, "t", ids[1]))
+        assert await all_keys(client, module_bucket, saver.layout.index_key(ids[1]))
+    assert await saver.get(ids[1]) is None
+    assert await saver.get_tuple(Config(thread_id="t", checkpoint_id=ids[1])) is None
+    newest = await saver.get_tuple(Config(thread_id="t"))
+    assert newest is not None and newest.checkpoint.id == ids[0]
+    # Putting the id again makes it whole.
+    await saver.put(checkpoint(ids[1], again=True), META(), Config(thread_id="t"))
+    got = await saver.get(ids[1])
+    assert got is not None and got.channel_values == {"again": True}
+
+
 # ------------------------------------------------------------------------------ nothing written
 async def test_unencodable_value_sends_no_request(
     saver: S3CheckpointSaver, endpoint: Endpoint, module_bucket: str
