@@ -42,7 +42,7 @@ from tests.helpers import (
     s3_saver,
     unique_prefix,
 )
-from tests.s3env import Endpoint, MotoProcess, free_port, skip_or_fail
+from tests.s3env import Endpoint, MotoProcess, free_port
 
 META = CheckpointMetadata
 
@@ -146,10 +146,9 @@ def _reset_auth(url: str, count: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def moto_with_auth(endpoint: Endpoint) -> Iterator[MotoProcess]:
-    """A private moto server: authorization is switched on there, never on the shared one."""
-    if not endpoint.is_moto:
-        skip_or_fail("permission tests create IAM users, which only the moto test bed allows")
+def moto_with_auth() -> Iterator[MotoProcess]:
+    """A private moto server (whatever endpoint the suite runs on): authorization is switched
+    on there, never on the shared one."""
     server = MotoProcess()
     try:
         yield server
@@ -227,6 +226,26 @@ async def test_access_denied_on_read_names_the_key(locked: LockedBucket) -> None
         with pytest.raises(AccessDenied) as put_info:
             await saver.put(checkpoint(), META(), Config(thread_id="t"))
         assert put_info.value.operation == "PutObject"
+
+
+async def test_unknown_credentials_on_the_test_endpoint(endpoint: Endpoint, bucket: str) -> None:
+    """Against a real S3 implementation (RGW, AWS) unknown credentials are refused too."""
+    if endpoint.is_moto:
+        pytest.skip("the shared moto server accepts any credentials (see the private one above)")
+    session = aioboto3.Session(
+        aws_access_key_id="AKIAUNKNOWNKEY000000",
+        aws_secret_access_key="wrong-secret",
+        region_name=endpoint.region,
+    )
+    saver = S3CheckpointSaver(
+        bucket, "p", session=session, endpoint_url=endpoint.url, max_attempts=1
+    )
+    try:
+        with pytest.raises(AccessDenied) as info:
+            await saver.list(Config(thread_id="t"))
+        assert_named(info.value, bucket, {"ListObjectsV2"}, "list")
+    finally:
+        await saver.close()
 
 
 async def test_unknown_credentials_are_access_denied(locked: LockedBucket) -> None:
