@@ -360,6 +360,13 @@ def render(raw: dict[str, Any], plot_name: str = "results.png") -> str:
     out: list[str] = ["# s3saver benchmarks", ""]
     if raw.get("note"):
         out += [f"> {raw['note']}", ""]
+    if raw.get("latency_ms"):
+        out += [
+            f"> **Modelled network latency:** the server waited {raw['latency_ms']:g} ms before "
+            "handling every request (`--latency-ms`), so that concurrent requests overlap and "
+            "sequential ones add up as they do against a real S3 region.",
+            "",
+        ]
     out += [
         f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, mode **{raw.get('mode')}**, "
         f"thread lengths {', '.join(f'{n:,}' for n in r.lengths)}, "
@@ -386,20 +393,21 @@ def render(raw: dict[str, Any], plot_name: str = "results.png") -> str:
     for t, v, e in targets(r):
         out.append(f"| {t} | {v} | {e} |")
     analysis = HERE / "analysis.md"
-    if analysis.exists():
+    if analysis.exists() and not raw.get("latency_ms"):
         out += ["", analysis.read_text().rstrip()]
     out += ["", "## Per workload", ""]
     for w in common.WORKLOADS:
         out += [f"### {common.WORKLOAD_TITLES[w]}", "", *_workload_table(r, w), ""]
-    out += [
-        "## Import time",
-        "",
-        "Median wall time of the import statement in a fresh interpreter (start-up excluded).",
-        "",
-        f"| package | statement | seconds | {TIMES} `import aioboto3` |",
-        "|---|---|---|---|",
-    ]
     imps = raw.get("imports", {})
+    if imps:
+        out += [
+            "## Import time",
+            "",
+            "Median wall time of the import statement in a fresh interpreter (start-up excluded).",
+            "",
+            f"| package | statement | seconds | {TIMES} `import aioboto3` |",
+            "|---|---|---|---|",
+        ]
     base = imps.get("aioboto3", {}).get("median_s")
     for name, d in imps.items():
         if "median_s" not in d:

@@ -468,8 +468,11 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout) -> int:
     bench.results["latency_ms"] = args.latency_ms
     try:
         bench.start(systems, peers)
-        bench.log("import times")
-        bench.results["imports"] = import_times(list(bench.runners), peers, 1 if args.quick else 7)
+        if not args.no_imports:
+            bench.log("import times")
+            bench.results["imports"] = import_times(
+                list(bench.runners), peers, 1 if args.quick else 7
+            )
         bench.run()
     finally:
         bench.stop()
