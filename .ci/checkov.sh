@@ -22,5 +22,5 @@ rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "checkov==$CHECKOV_VERSION"
-"$VENV/bin/checkov" --version >/dev/null
+CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$VENV/bin/checkov" --version >/dev/null
 touch "$STAMP"

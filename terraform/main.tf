@@ -110,6 +110,7 @@ resource "aws_s3_bucket_policy" "this" {
 # ---------------------------------------------------------------------------------------------
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  #checkov:skip=CKV_AWS_300:False positive: checkov drops the static rule blocks when dynamic rule blocks follow them (seen when the module is called from examples/lambda); the first rule below aborts incomplete multipart uploads, asserted by tests/test_terraform.py.
   bucket = aws_s3_bucket.this.id
 
   # The S3 default since 2024, stated so that it holds whatever the account or region default:
@@ -167,8 +168,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       id     = "archive-transition"
       status = "Enabled"
 
-      # Only large objects under the separate archive prefix: archive tiers bill each object as
-      # at least 128 KiB (plus per-object overhead), so moving small checkpoints costs more.
+      # Only large objects under the separate archive prefix: IA and Glacier IR bill each object
+      # as at least 128 KiB, Glacier and Deep Archive add per-object overhead, so moving small
+      # objects costs more than it saves.
       filter {
         and {
           prefix                   = rule.value

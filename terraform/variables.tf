@@ -154,7 +154,7 @@ variable "force_destroy" {
 }
 
 variable "tags" {
-  description = "Tags for the resources that take them."
+  description = "Tags for the bucket."
   type        = map(string)
   default     = {}
 }
