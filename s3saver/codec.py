@@ -7,11 +7,13 @@ with its key instead of surfacing as a KeyError deep inside a caller.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 
 from .errors import CorruptObject, EncodingError
+from .records import CheckpointRecord
 
 FORMAT = 1
 """Version of the object format; a reader refuses objects of a newer format by name."""
@@ -60,3 +62,39 @@ WRITES_FIELDS = ("task_id", "task_path", "writes")
 INDEX_FIELDS = ("id", "thread_id", "ns", "key")
 THREAD_FIELDS = ("thread_id",)
 RUN_FIELDS = ("run_id", "thread_id")
+
+
+_BODY_HEAD = b'{"format":1,"kind":"checkpoint","metadata":'
+
+
+def encode_checkpoint(record: CheckpointRecord) -> bytes:
+    """Metadata first, at a fixed offset, so a ranged GET of the head can answer a filter."""
+    what = f"checkpoint {record.checkpoint_id!r}"
+    try:
+        meta = orjson.dumps(record.metadata)
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"metadata of {what} cannot be stored as JSON: {exc}") from None
+    try:
+        rest = orjson.dumps(
+            {
+                "id": record.checkpoint_id,
+                "ns": record.checkpoint_ns,
+                "parent_id": record.parent_id,
+                "checkpoint": record.checkpoint,
+            }
+        )
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
+    return _BODY_HEAD + meta + b"," + rest[1:]
+
+
+def metadata_from_head(head: bytes) -> dict[str, Any] | None:
+    """Parse the metadata from the first bytes of a checkpoint body; None if cut short."""
+    if not head.startswith(_BODY_HEAD):
+        return None
+    try:
+        text = head[len(_BODY_HEAD) :].decode("utf-8", "ignore")
+        meta, _ = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) else None

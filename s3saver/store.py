@@ -15,38 +15,32 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
-import json
 import logging
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aioboto3
-import orjson
 
 from . import codec
 from .base import CheckpointStore
 from .concurrency import gather_all, gather_pair, ordered_map, settle_all
 from .errors import (
-    AccessDenied,
-    ConflictError,
     CorruptObject,
-    EncodingError,
     InvalidArgument,
     ObjectTooLarge,
-    UnsupportedStore,
 )
 from .ids import put_time_order_key, time_order_key
+from .index import parse_index, read_index, write_index
 from .layout import Entry, Layout, inverted, normalize_prefix, order_key_of, segment, unsegment
-from .records import CheckpointRecord, PendingWrite, merge_writes, metadata_matches, sort_writes
-from .transport import ClientOptions, PreconditionFailed, StoredObject, Transport
+from .probe import check_store
+from .records import CheckpointRecord, PendingWrite, metadata_matches, sort_writes
+from .transport import ClientOptions, Transport
+from .writes import merged_pending, write_checkpoint, write_marker, write_pending
 
 log = logging.getLogger("s3saver")
 
-MAX_CAS_ATTEMPTS = 8
 SINGLE_PUT_LIMIT = 5 * 1024**3
 """AWS's limit for one PutObject. Bigger objects are refused, not split: a multipart upload's
 conditional completion is ignored by several S3-compatible stores (moto, Ceph RGW), which would
@@ -55,40 +49,6 @@ LATEST_PAGE = 64
 """Keys asked for when finding the newest checkpoint: it and its writes fit in one LIST page."""
 HEAD_BYTES = 4096
 """A metadata filter reads this much of each candidate, not its whole body."""
-_BODY_HEAD = b'{"format":1,"kind":"checkpoint","metadata":'
-
-
-def encode_checkpoint(record: CheckpointRecord) -> bytes:
-    """Metadata first, at a fixed offset, so a ranged GET of the head can answer a filter."""
-    what = f"checkpoint {record.checkpoint_id!r}"
-    try:
-        meta = orjson.dumps(record.metadata)
-    except (TypeError, ValueError) as exc:
-        raise EncodingError(f"metadata of {what} cannot be stored as JSON: {exc}") from None
-    try:
-        rest = orjson.dumps(
-            {
-                "id": record.checkpoint_id,
-                "ns": record.checkpoint_ns,
-                "parent_id": record.parent_id,
-                "checkpoint": record.checkpoint,
-            }
-        )
-    except (TypeError, ValueError) as exc:
-        raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
-    return _BODY_HEAD + meta + b"," + rest[1:]
-
-
-def metadata_from_head(head: bytes) -> dict[str, Any] | None:
-    """Parse the metadata from the first bytes of a checkpoint body; None if cut short."""
-    if not head.startswith(_BODY_HEAD):
-        return None
-    try:
-        text = head[len(_BODY_HEAD) :].decode("utf-8", "ignore")
-        meta, _ = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        return None
-    return meta if isinstance(meta, dict) else None
 
 
 @dataclass
@@ -103,86 +63,6 @@ class _Item:
     @property
     def key(self) -> str:
         return Layout.checkpoint_key(self.stem)
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    checkpoint_id: str
-    thread_id: str
-    checkpoint_ns: str
-    key: str
-    etag: str
-
-
-_CHECKED: dict[tuple[str | None, str, bool], bool] = {}
-"""Stores already checked in this process -> whether If-Match takes the ETag quoted."""
-
-
-async def check_store(saver: S3CheckpointSaver) -> None:
-    """Refuse, at open, a store that would make the layout lie.
-
-    The newest-first layout needs ListObjectsV2 in UTF-8 byte order, and the write protocol
-    needs If-None-Match to be enforced. Two probe keys under ``<prefix>probe/`` answer both
-    (``a!`` must list before ``a/x``; a second create-only PUT must fail); they are deleted
-    again. Five requests, once per process for each endpoint and bucket.
-    """
-    bucket = saver.bucket
-    endpoint = saver.transport.options.endpoint_url
-    cache_key = (endpoint, bucket, saver.conditional_writes)
-    if cache_key in _CHECKED:
-        saver.transport.quote_if_match = _CHECKED[cache_key]
-        return
-    if bucket.endswith("--x-s3"):
-        raise UnsupportedStore(
-            "S3 Express directory buckets do not list keys in order, which s3saver's "
-            "newest-first layout needs; use a general purpose bucket",
-            bucket=bucket,
-            operation="open",
-        )
-    base = f"{saver.layout.prefix}probe/{uuid.uuid4().hex}/"
-    first, second = base + "a!", base + "a/x"
-    transport = saver.transport
-    try:
-        try:
-            etag, _ = await gather_all(transport.put(first, b"{}"), transport.put(second, b"{}"))
-        except AccessDenied:
-            # Read-only credentials (an archive reader) cannot probe; they cannot break the
-            # layout either, so they are let through unchecked.
-            log.debug("s3saver: no write access to %s, store check skipped", base)
-            return
-        page = await transport.list_page(base, max_keys=10)
-        if page.keys != [first, second]:
-            raise UnsupportedStore(
-                f"the store lists keys out of UTF-8 byte order ({page.keys!r}); s3saver's "
-                "newest-first layout cannot work on it",
-                bucket=bucket,
-                operation="ListObjectsV2",
-                key=base,
-            )
-        if saver.conditional_writes:
-            try:
-                await transport.put(first, b"{}", if_none_match=True)
-            except PreconditionFailed:
-                pass
-            else:
-                raise UnsupportedStore(
-                    "the store ignores conditional writes (If-None-Match); open the saver with "
-                    "conditional_writes=False to use it without protection against "
-                    "concurrent writers of one checkpoint",
-                    bucket=bucket,
-                    operation="PutObject",
-                    key=first,
-                )
-            # If-Match: AWS and moto take the ETag as returned ("quoted"); Ceph RGW only bare.
-            try:
-                await transport.put(first, b"{}", if_match=etag)
-            except PreconditionFailed:
-                transport.quote_if_match = False
-                await transport.put(first, b"{}", if_match=etag)
-    finally:
-        with contextlib.suppress(Exception):
-            await transport.delete([first, second])
-    _CHECKED[cache_key] = transport.quote_if_match
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -275,7 +155,7 @@ class S3CheckpointSaver(CheckpointStore):
         """Open the client and, once per process and bucket, check the store suits the layout."""
         await self.transport.client()
         if self.check_store:
-            await check_store(self)
+            await check_store(self.transport, self.layout, self.conditional_writes)
         return self
 
     async def close(self) -> None:
@@ -289,13 +169,21 @@ class S3CheckpointSaver(CheckpointStore):
 
     # ================================================================ writes
     async def put_record(self, record: CheckpointRecord) -> None:
-        body = encode_checkpoint(record)  # fails before any request
+        body = codec.encode_checkpoint(record)  # fails before any request
         stem = await self._stem_for_put(record)
         key = Layout.checkpoint_key(stem)
         self._check_size(key, body)
         ops: builtins.list[Awaitable[str]] = [
-            self._write_checkpoint(key, body),
-            self._write_index(record.checkpoint_id, record.thread_id, record.checkpoint_ns, key),
+            write_checkpoint(self.transport, key, body, conditional=self.conditional_writes),
+            write_index(
+                self.transport,
+                self.layout,
+                conditional=self.conditional_writes,
+                checkpoint_id=record.checkpoint_id,
+                thread_id=record.thread_id,
+                ns=record.checkpoint_ns,
+                key=key,
+            ),
         ]
         ops.extend(self._marker_writes(record))
         results = await settle_all(*ops)
@@ -333,83 +221,6 @@ class S3CheckpointSaver(CheckpointStore):
             order = put_time_order_key()
         return self.layout.stem(record.thread_id, record.checkpoint_ns, order, record.checkpoint_id)
 
-    async def _write_checkpoint(self, key: str, body: bytes) -> str:
-        """Create, or replace an existing checkpoint of the same id; never blindly.
-
-        The writer nonce in the object's metadata tells, after a 412, whether the object there
-        is the one this call wrote (a retry whose first attempt landed) or someone else's.
-        """
-        if not self.conditional_writes:
-            await self.transport.put(key, body)
-            return "written"
-        nonce = uuid.uuid4().hex
-        meta = {"writer": nonce}
-        try:
-            await self.transport.put(key, body, if_none_match=True, metadata=meta)
-            return "created"
-        except PreconditionFailed:
-            pass
-        outcome = "created"
-        for _ in range(MAX_CAS_ATTEMPTS):
-            current = await self.transport.get(key)
-            try:
-                if current is None:
-                    outcome = "created"
-                    await self.transport.put(key, body, if_none_match=True, metadata=meta)
-                    return outcome
-                if current.metadata.get("writer") == nonce:
-                    return outcome
-                outcome = "replaced"
-                await self.transport.put(key, body, if_match=current.etag, metadata=meta)
-                return outcome
-            except PreconditionFailed:
-                continue
-        raise ConflictError(
-            "concurrent writers kept replacing this checkpoint",
-            bucket=self.bucket,
-            operation="PutObject",
-            key=key,
-        )
-
-    async def _write_index(self, checkpoint_id: str, thread_id: str, ns: str, key: str) -> str:
-        """Point the id's index entry at ``key`` unless a live checkpoint already owns the id."""
-        ikey = self.layout.index_key(checkpoint_id)
-        rel = self.layout.relative(key)
-        body = codec.encode(
-            "index",
-            {"id": checkpoint_id, "thread_id": thread_id, "ns": ns, "key": rel},
-            what=f"index of checkpoint {checkpoint_id!r}",
-        )
-        if not self.conditional_writes:
-            await self.transport.put(ikey, body)
-            return "written"
-        try:
-            await self.transport.put(ikey, body, if_none_match=True)
-            return "created"
-        except PreconditionFailed:
-            pass
-        for _ in range(MAX_CAS_ATTEMPTS):
-            current = await self.transport.get(ikey)
-            try:
-                if current is None:
-                    await self.transport.put(ikey, body, if_none_match=True)
-                    return "created"
-                entry = self._parse_index(ikey, current)
-                if entry is not None and entry.key == key:
-                    return "exists"
-                if entry is not None and await self._exists(entry.key):
-                    return "kept"
-                await self.transport.put(ikey, body, if_match=current.etag)
-                return "replaced"
-            except PreconditionFailed:
-                continue
-        raise ConflictError(
-            "concurrent writers kept replacing this index entry",
-            bucket=self.bucket,
-            operation="PutObject",
-            key=ikey,
-        )
-
     def _marker_writes(self, record: CheckpointRecord) -> builtins.list[Awaitable[str]]:
         """Markers are written once per saver; a put reuses what earlier puts created."""
         layout = self.layout
@@ -434,9 +245,7 @@ class S3CheckpointSaver(CheckpointStore):
         return ops
 
     async def _write_marker(self, key: str, body: bytes) -> str:
-        # Already there is fine: markers carry no state beyond their existence.
-        with contextlib.suppress(PreconditionFailed):
-            await self.transport.put(key, body, if_none_match=self.conditional_writes)
+        await write_marker(self.transport, key, body, conditional=self.conditional_writes)
         self._markers.add(key)
         return "marker"
 
@@ -480,55 +289,12 @@ class S3CheckpointSaver(CheckpointStore):
             stem = self.layout.stem(thread_id, checkpoint_ns, order, checkpoint_id)
         key = Layout.write_key(stem, task_id)
         self._check_size(key, body)
-        if not self.conditional_writes:
-            current = await self.transport.get(key)
-            if current is not None:
-                body = self._merged_writes_body(key, current, task_id, task_path, writes, what)
-            await self.transport.put(key, body)
-            return
-        try:
-            await self.transport.put(key, body, if_none_match=True)
-            return
-        except PreconditionFailed:
-            pass
-        for _ in range(MAX_CAS_ATTEMPTS):
-            current = await self.transport.get(key)
-            try:
-                if current is None:
-                    await self.transport.put(key, body, if_none_match=True)
-                    return
-                merged = self._merged_writes_body(key, current, task_id, task_path, writes, what)
-                if merged == current.body:
-                    return  # nothing new (or our own retried write already landed)
-                await self.transport.put(key, merged, if_match=current.etag)
-                return
-            except PreconditionFailed:
-                continue
-        raise ConflictError(
-            "concurrent writers kept changing these pending writes",
-            bucket=self.bucket,
-            operation="PutObject",
-            key=key,
-        )
-
-    @staticmethod
-    def _merged_writes_body(
-        key: str,
-        current: StoredObject,
-        task_id: str,
-        task_path: str,
-        writes: builtins.list[tuple[int, str, Any]],
-        what: str,
-    ) -> bytes:
-        try:
-            old = codec.decode("writes", key, current.body, codec.WRITES_FIELDS)
-            existing = {int(i): (str(c), v) for i, c, v in old["writes"]}
-        except (CorruptObject, TypeError, ValueError):
-            existing = {}
-        merged = merge_writes(existing, writes)
-        ordered = [[i, c, v] for i, (c, v) in sorted(merged.items())]
-        return codec.encode(
-            "writes", {"task_id": task_id, "task_path": task_path, "writes": ordered}, what=what
+        await write_pending(
+            self.transport,
+            key,
+            body,
+            lambda current: merged_pending(key, current, task_id, task_path, writes),
+            conditional=self.conditional_writes,
         )
 
     # ================================================================ reads
@@ -561,7 +327,7 @@ class S3CheckpointSaver(CheckpointStore):
         thread or this thread is marked shared, and only a scan of the namespace can tell.
         """
         entry, shared = await gather_pair(
-            self._read_index(checkpoint_id), self._is_shared(thread_id)
+            read_index(self.transport, self.layout, checkpoint_id), self._is_shared(thread_id)
         )
         if entry is not None and (entry.thread_id, entry.checkpoint_ns) == (thread_id, ns):
             return entry.key[: -len(".json")]
@@ -587,7 +353,7 @@ class S3CheckpointSaver(CheckpointStore):
         return None
 
     async def get_by_id(self, checkpoint_id: str) -> CheckpointRecord | None:
-        entry = await self._read_index(checkpoint_id)
+        entry = await read_index(self.transport, self.layout, checkpoint_id)
         if entry is None:
             return None
         stem = entry.key[: -len(".json")]
@@ -609,7 +375,7 @@ class S3CheckpointSaver(CheckpointStore):
         if before_id is not None:
             before_order = time_order_key(before_id)
             if before_order is None:
-                entry = await self._read_index(before_id)
+                entry = await read_index(self.transport, self.layout, before_id)
                 if entry is None:
                     return
                 before_order = order_key_of(entry.key.rsplit("/", 1)[1][:32])
@@ -730,7 +496,7 @@ class S3CheckpointSaver(CheckpointStore):
                 if len(data) >= total:
                     body = data
                 else:
-                    meta = metadata_from_head(data)
+                    meta = codec.metadata_from_head(data)
                     if meta is not None and not metadata_matches(meta, metadata_filter):
                         return None
             write_keys = item.write_keys
@@ -802,34 +568,6 @@ class S3CheckpointSaver(CheckpointStore):
             ]
         except (TypeError, ValueError):
             raise CorruptObject(key, "malformed pending writes") from None
-
-    async def _read_index(self, checkpoint_id: str) -> IndexEntry | None:
-        ikey = self.layout.index_key(checkpoint_id)
-        obj = await self.transport.get(ikey)
-        if obj is None:
-            return None
-        entry = self._parse_index(ikey, obj)
-        if entry is None or entry.checkpoint_id != checkpoint_id:
-            return None
-        return entry
-
-    def _parse_index(self, ikey: str, obj: StoredObject) -> IndexEntry | None:
-        try:
-            body = codec.decode("index", ikey, obj.body, codec.INDEX_FIELDS)
-        except CorruptObject as exc:
-            log.warning("%s", exc)
-            return None
-        return IndexEntry(
-            checkpoint_id=str(body["id"]),
-            thread_id=str(body["thread_id"]),
-            checkpoint_ns=str(body["ns"]),
-            key=self.layout.prefix + str(body["key"]),
-            etag=obj.etag,
-        )
-
-    async def _exists(self, key: str) -> bool:
-        page = await self.transport.list_page(key, max_keys=1)
-        return bool(page.keys) and page.keys[0] == key
 
     # ================================================================ deletes
     async def _delete_thread(self, thread_id: str) -> None:
@@ -919,7 +657,7 @@ class S3CheckpointSaver(CheckpointStore):
             obj = await self.transport.get(ikey)
             if obj is None:
                 return None
-            entry = self._parse_index(ikey, obj)
+            entry = parse_index(self.layout, ikey, obj)
             return ikey if entry is None or entry.thread_id == thread_id else None
 
         found = await _bounded_gather([owned(k) for k in index_keys], self.concurrency)
@@ -964,7 +702,7 @@ class S3CheckpointSaver(CheckpointStore):
             head = await self.transport.get_range(item.key, 0, HEAD_BYTES - 1)
             if head is None:
                 return item, False
-            meta = metadata_from_head(head[0])
+            meta = codec.metadata_from_head(head[0])
             if meta is None:
                 obj = await self.transport.get(item.key)
                 if obj is None:
