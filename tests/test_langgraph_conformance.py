@@ -14,12 +14,12 @@ import pytest
 
 pytest.importorskip("langgraph.checkpoint.conformance")
 
-from langchain_core.runnables import RunnableConfig  # noqa: E402
-from langgraph.checkpoint.base import BaseCheckpointSaver  # noqa: E402
-from langgraph.checkpoint.conformance import checkpointer_test, validate  # noqa: E402
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.conformance import checkpointer_test, validate
 
-from s3saver.langgraph import AsyncS3Saver, S3Saver  # noqa: E402
-from tests.s3env import Endpoint  # noqa: E402
+from s3saver.langgraph import AsyncS3Saver, S3Saver
+from tests.s3env import Endpoint
 
 EXPECTED_TESTS = 81
 
