@@ -332,6 +332,20 @@ async def test_pending_writes_come_back_with_their_checkpoint(saver: CheckpointS
     assert newest is not None and newest.pending_writes == []
 
 
+async def test_special_writes_replace_and_regular_writes_keep_the_first(
+    saver: CheckpointStore,
+) -> None:
+    cfg = await saver.put(checkpoint(), META(), Config(thread_id="merge"))
+    cid = cfg.checkpoint_id
+    assert cid is not None
+    await saver.put_writes("merge", "", cid, "task", "", [(0, "c", "first"), (-1, "__error__", 1)])
+    await saver.put_writes("merge", "", cid, "task", "", [(0, "c", "second"), (-1, "__error__", 2)])
+    await saver.put_writes("merge", "", cid, "task", "", [])  # nothing to add: a no-op
+    got = await saver.get_tuple(cfg)
+    assert got is not None
+    assert sorted(got.pending_writes) == [("task", "__error__", 2), ("task", "c", "first")]
+
+
 async def test_newest_checkpoint_with_many_pending_writes(saver: CheckpointStore) -> None:
     """More writes than one small LIST page holds still all come back with the newest."""
     older = await put_many(saver, "many", 3)
