@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 
+from s3saver import S3CheckpointSaver
 from tests.faultproxy import ProxyStats
+from tests.helpers import s3_saver
+from tests.s3env import Endpoint
 
 _KEY = "_s3saver_reliability_tally"
 
@@ -91,6 +94,14 @@ class _Reporter:
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(self.tally.as_dict(), f, indent=2)
                 f.write("\n")
+
+
+async def checked_like(saver: S3CheckpointSaver, endpoint: Endpoint, bucket: str) -> None:
+    """Give a saver that talks through the fault proxy (``check_store=False``: its URL changes
+    with every proxy, and the check's probes would meet the faults) what the store check
+    learns about the real endpoint: how If-Match wants its ETag (Ceph RGW: bare)."""
+    async with s3_saver(endpoint, bucket, "reliability-check") as checked:
+        saver.transport.quote_if_match = checked.transport.quote_if_match
 
 
 def tally(config: pytest.Config) -> Tally:

@@ -46,7 +46,7 @@ FUZZ = dict(
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-EXAMPLES = int(os.environ.get("S3SAVER_HOSTILE_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("S3SAVER_HOSTILE_EXAMPLES", "5"))
 
 # Valid Unicode text (lone surrogates cannot be stored as JSON: see the test below).
 text = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
@@ -113,7 +113,7 @@ async def test_fuzzed_names_round_trip_and_stay_isolated(
 ) -> None:
     ids = [new_checkpoint_id() for _ in places]
     memory = MemoryCheckpointSaver()
-    async with s3_saver(endpoint, hostile_bucket, unique_prefix("fuzz"), check_store=False) as s3:
+    async with s3_saver(endpoint, hostile_bucket, unique_prefix("fuzz")) as s3:
         await fill(s3, places, ids)
         await fill(memory, places, ids)
         tally.op("put", ok=True)
@@ -150,7 +150,7 @@ async def test_a_lone_surrogate_is_refused_before_any_request(
     endpoint: Endpoint, hostile_bucket: str
 ) -> None:
     prefix = unique_prefix("surrogate")
-    async with s3_saver(endpoint, hostile_bucket, prefix, check_store=False) as s3:
+    async with s3_saver(endpoint, hostile_bucket, prefix) as s3:
         for thread, ns in [("\ud800", ""), ("ok", "\udfff")]:
             with pytest.raises(InvalidArgument):
                 await s3.put(Checkpoint(), CheckpointMetadata(), Config(thread, None, ns))
@@ -217,7 +217,7 @@ async def test_foreign_objects_never_crash_a_reader(
     endpoint: Endpoint, hostile_bucket: str, tally: reliability.Tally, group: list[str]
 ) -> None:
     prefix = unique_prefix("foreign")
-    async with s3_saver(endpoint, hostile_bucket, prefix, check_store=False) as s3:
+    async with s3_saver(endpoint, hostile_bucket, prefix) as s3:
         good = []
         for step in range(3):
             cfg = await s3.put(

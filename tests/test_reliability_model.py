@@ -345,7 +345,7 @@ RETRIED = FaultPlan(
     internal_error=0.04,
     reset_before=0.04,
     reset_after=0.06,
-    lost_response=0.01,
+    lost_response=0.02,
     latency=0.03,
     latency_s=0.05,
     lost_response_hang_s=5,
@@ -403,7 +403,8 @@ async def run_sequence(
             connect_timeout=2,
             check_store=False,
         )
-        reader = s3_saver(endpoint, bucket, prefix, check_store=False)
+        await reliability.checked_like(s3, endpoint, bucket)
+        reader = s3_saver(endpoint, bucket, prefix)
         async with s3, reader:
             run = Run(s3, reader, MemoryCheckpointSaver(), tally)
             for op in ops:

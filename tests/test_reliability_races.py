@@ -82,6 +82,7 @@ async def writers(
                 max_connections=8,
                 check_store=False,
             )
+            await reliability.checked_like(saver, endpoint, bucket)
             savers.append(await stack.enter_async_context(saver))
         yield savers
     tally.add_proxy(proxy.stats)
@@ -144,7 +145,7 @@ async def test_32_writers_on_one_thread(
         )
     acked = [a for r in results for a in r]
     assert len(acked) == WRITERS * PUTS_EACH
-    async with s3_saver(endpoint, bucket, prefix, check_store=False) as reader:
+    async with s3_saver(endpoint, bucket, prefix) as reader:
         await check_thread(reader, "shared", acked)
         report = await verify(reader)
     assert report.ok, report.problems
@@ -163,7 +164,7 @@ async def test_32_writers_on_32_threads(
                 for i, s in enumerate(savers)
             )
         )
-    async with s3_saver(endpoint, bucket, prefix, check_store=False) as reader:
+    async with s3_saver(endpoint, bucket, prefix) as reader:
         for i, acked in enumerate(results):
             assert len(acked) == PUTS_EACH
             await check_thread(reader, f"t{i}", acked, with_writes=False)
@@ -205,7 +206,7 @@ async def test_32_writers_replace_one_checkpoint_and_merge_one_task(
         won = await asyncio.gather(*(one(s, i) for i, s in enumerate(savers)))
     acked = {w for w in won if w is not None}
     assert acked, "no writer succeeded"
-    async with s3_saver(endpoint, bucket, prefix, check_store=False) as reader:
+    async with s3_saver(endpoint, bucket, prefix) as reader:
         listed = await reader.list(Config("same"))
         assert len(listed) == 1, "one id, one entry"
         t = listed[0]
@@ -269,7 +270,7 @@ async def test_prune_and_delete_while_writing(
     on_p = [a for a in acked if a.thread == "P"]
     on_d = [a for a in acked if a.thread == "D"]
     assert deletes and sum(prunes) > 0, "the race did not overlap"
-    async with s3_saver(endpoint, bucket, prefix, check_store=False) as reader:
+    async with s3_saver(endpoint, bucket, prefix) as reader:
         # Prune: exactly the newest `keep` acknowledged checkpoints remain, intact.
         newest = newest_first([a.checkpoint_id for a in on_p])[:keep]
         await check_thread(reader, "P", [a for a in on_p if a.checkpoint_id in newest])

@@ -127,7 +127,7 @@ def arm_kill(saver: S3CheckpointSaver, at: int, phase: str) -> None:
 
 
 async def main(cfg: dict[str, Any]) -> None:
-    saver = S3CheckpointSaver(cfg["bucket"], cfg["prefix"], check_store=False, max_attempts=3)
+    saver = S3CheckpointSaver(cfg["bucket"], cfg["prefix"], max_attempts=3)
     async with saver:
         # 1. the fresh process reads what the killed one left
         state = await observe_all(saver)
