@@ -360,6 +360,12 @@ def render(raw: dict[str, Any], plot_name: str = "results.png") -> str:
     out: list[str] = ["# s3saver benchmarks", ""]
     if raw.get("note"):
         out += [f"> {raw['note']}", ""]
+    if raw.get("partial_after") is not None:
+        out += [
+            f"> **Partial run:** these results stop after thread length "
+            f"{raw['partial_after']:,}; the run did not finish.",
+            "",
+        ]
     if raw.get("latency_ms"):
         out += [
             f"> **Modelled network latency:** the server waited {raw['latency_ms']:g} ms before "

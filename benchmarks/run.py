@@ -172,6 +172,7 @@ class Bench:
         self.runners: dict[str, Proc] = {}
         self.server: Proc | None = None
         self.t_start = time.perf_counter()
+        self.checkpoint: Any = None  # called after each thread length (partial results)
 
     def log(self, msg: str) -> None:
         t = time.perf_counter() - self.t_start
@@ -404,6 +405,8 @@ class Bench:
                             c["samples"].extend(res["samples"])
             for s in live:
                 self.runners[s].call(cmd="forget", key=key)  # no-op if delete_thread used it
+            if self.checkpoint is not None:
+                self.checkpoint(length)
 
 
 def machine_info() -> dict[str, Any]:
@@ -428,6 +431,22 @@ def machine_info() -> dict[str, Any]:
     except Exception:
         pass
     return info
+
+
+def write_outputs(bench: Bench, args: argparse.Namespace, *, partial: int | None) -> None:
+    """Write results.json, RESULTS.md and the plot; after each length too, so that a run cut
+    short still leaves what it measured (marked as partial)."""
+    from benchmarks import report
+
+    bench.results["elapsed_s"] = time.perf_counter() - bench.t_start
+    bench.results["partial_after"] = partial
+    done = bench.lengths if partial is None else bench.lengths[: bench.lengths.index(partial) + 1]
+    bench.results["lengths"] = done
+    with contextlib.suppress(OSError):
+        bench.results["machine"]["loadavg_end"] = os.getloadavg()
+    Path(args.json).write_text(json.dumps(bench.results, indent=1, default=str) + "\n")
+    Path(args.out).write_text(report.render(bench.results, plot_name=Path(args.plot).name))
+    report.plot(bench.results, Path(args.plot))
 
 
 def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout) -> int:
@@ -473,19 +492,13 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout) -> int:
             bench.results["imports"] = import_times(
                 list(bench.runners), peers, 1 if args.quick else 7
             )
+        bench.checkpoint = lambda length: write_outputs(bench, args, partial=length)
         bench.run()
     finally:
         bench.stop()
-    bench.results["elapsed_s"] = time.perf_counter() - bench.t_start
-    with contextlib.suppress(OSError):
-        bench.results["machine"]["loadavg_end"] = os.getloadavg()
-    Path(args.json).write_text(json.dumps(bench.results, indent=1, default=str) + "\n")
-
+    write_outputs(bench, args, partial=None)
     from benchmarks import report
 
-    text = report.render(bench.results, plot_name=Path(args.plot).name)
-    Path(args.out).write_text(text)
-    report.plot(bench.results, Path(args.plot))
     print(report.console_table(bench.results), file=stdout)
     print(f"\nwrote {args.out}, {args.plot}, {args.json}", file=stdout)
     return 0
