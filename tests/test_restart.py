@@ -121,3 +121,21 @@ async def test_a_new_process_reads_back_what_was_put(endpoint: Endpoint, bucket:
     for cid in all_ids:
         assert out["get"][cid] is not None and out["get"][cid]["id"] == cid
     assert out["get"]["unknown-id"] is None
+
+
+async def test_a_new_process_sees_deletes_and_prunes(endpoint: Endpoint, bucket: str) -> None:
+    prefix = unique_prefix("restart")
+    async with s3_saver(endpoint, bucket, prefix) as saver:
+        gone = await put_many(saver, "gone", 3)
+        pruned = await put_many(saver, "pruned", 5)
+        await saver.delete_thread("gone")
+        assert await saver.prune("pruned", 2) == 3
+    request = {
+        "url": f"s3://{bucket}/{prefix}",
+        "threads": [("gone", ""), ("pruned", "")],
+        "ids": gone + pruned,
+    }
+    out = await asyncio.to_thread(read_in_new_process, endpoint, request)
+    assert out["newest"]["gone|"] is None and out["list"]["gone|"] == []
+    assert [t["config"][2] for t in out["list"]["pruned|"]] == pruned[::-1][:2]
+    assert [cid for cid in gone + pruned if out["get"][cid] is not None] == pruned[-2:]
