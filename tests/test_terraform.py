@@ -23,8 +23,8 @@ import os
 import subprocess
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -85,67 +85,21 @@ def test_fmt(tf: Terraform) -> None:
     assert proc.returncode == 0, f"terraform fmt would change:\n{proc.stdout}{proc.stderr}"
 
 
-@pytest.mark.parametrize("subdir", [".", "examples/lambda"])
-def test_init_and_validate_offline(tf: Terraform, module_copy: Path, subdir: str) -> None:
-    workdir = module_copy / subdir
-    tf.init(workdir, "-backend=false")
-    result = tf.validate(workdir)
-    assert result["valid"], json.dumps(result["diagnostics"], indent=1)
-    assert result["warning_count"] == 0, json.dumps(result["diagnostics"], indent=1)
+# The terraform runs behind the static tests are independent, and each spends most of its time
+# starting the provider, so they are started together at the beginning of the module (only those
+# whose tests are selected) and each test waits for its own. Same for the end-to-end apply.
 
-
-# ---------------------------------------------------------------------------------------------
-# Rejects what would widen or break the grant
-# ---------------------------------------------------------------------------------------------
-
-
-def test_rejects_unsafe_inputs(tf: Terraform, module_copy: Path) -> None:
-    bad = {
-        # A prefix without "/" would also match "checkpoints-other/..." in the policy.
-        "no_slash": ({"prefix": "checkpoints"}, "prefix must be"),
-        # Wildcards and policy variables would widen the IAM resource.
-        "wildcard": ({"prefix": "check*/"}, "prefix must be"),
-        "policy_variable": ({"prefix": "${aws:username}/"}, "prefix must be"),
-        "empty_prefix": ({"prefix": ""}, "prefix must be"),
-        "kms_alias": ({"kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/x"}, "kms_key_arn"),
-        "bucket_name": ({"bucket_name": "Not_A_Bucket"}, "bucket_name must be"),
-        "retention": ({"checkpoint_expiration_days": 0}, "checkpoint_expiration_days"),
-    }
-    body = "".join(
-        module_call_hcl(name, "../terraform", {"bucket_name": "s3saver-bad", **args})
-        for name, (args, _) in bad.items()
-    )
-    root = root_module(module_copy, "bad-inputs", body.replace("$", "$$"))
-    tf.init(root, "-backend=false")
-    result = tf.validate(root)
-    assert not result["valid"]
-    by_module: dict[str, str] = {}
-    for diag in result["diagnostics"]:
-        context = diag.get("snippet", {}).get("context", "")
-        by_module[context] = by_module.get(context, "") + diag.get("detail", "")
-    for name, (_, message) in bad.items():
-        assert message in by_module.get(f'module "{name}"', ""), (name, result["diagnostics"])
-
-
-def test_rejects_archive_prefix_overlapping_the_saver_prefix(
-    tf: Terraform, module_copy: Path
-) -> None:
-    # A cross-variable rule: checked at plan time (validate treats other variables as unknown).
-    body = module_call_hcl(
-        "overlap",
-        "../terraform",
-        {"bucket_name": "s3saver-bad", "prefix": "agents/", "archive_prefix": "agents/old/"},
-    )
-    root = root_module(module_copy, "overlap", body)
-    tf.init(root, "-backend=false")
-    proc = tf.run(root, "plan", "-input=false", "-no-color", check=False)
-    assert proc.returncode != 0
-    assert "archive_prefix must not overlap prefix" in " ".join(proc.stderr.split())
-
-
-# ---------------------------------------------------------------------------------------------
-# What a plan will create
-# ---------------------------------------------------------------------------------------------
+BAD_INPUTS: dict[str, tuple[dict[str, Any], str]] = {
+    # A prefix without "/" would also match "checkpoints-other/..." in the policy.
+    "no_slash": ({"prefix": "checkpoints"}, "prefix must be"),
+    # Wildcards and policy variables would widen the IAM resource.
+    "wildcard": ({"prefix": "check*/"}, "prefix must be"),
+    "policy_variable": ({"prefix": "${aws:username}/"}, "prefix must be"),
+    "empty_prefix": ({"prefix": ""}, "prefix must be"),
+    "kms_alias": ({"kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/x"}, "kms_key_arn"),
+    "bucket_name": ({"bucket_name": "Not_A_Bucket"}, "bucket_name must be"),
+    "retention": ({"checkpoint_expiration_days": 0}, "checkpoint_expiration_days"),
+}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "plain": {"bucket_name": "s3saver-plan-plain"},
@@ -163,8 +117,34 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def plan(tf: Terraform, module_copy: Path) -> dict[str, Any]:
+def job_validate(tf: Terraform, module_copy: Path, subdir: str) -> dict[str, Any]:
+    workdir = module_copy / subdir
+    tf.init(workdir, "-backend=false")
+    return tf.validate(workdir)
+
+
+def job_bad_inputs(tf: Terraform, module_copy: Path) -> dict[str, Any]:
+    body = "".join(
+        module_call_hcl(name, "../terraform", {"bucket_name": "s3saver-bad", **args})
+        for name, (args, _) in BAD_INPUTS.items()
+    )
+    root = root_module(module_copy, "bad-inputs", body.replace("$", "$$"))
+    tf.init(root, "-backend=false")
+    return tf.validate(root)
+
+
+def job_overlap(tf: Terraform, module_copy: Path) -> subprocess.CompletedProcess[str]:
+    body = module_call_hcl(
+        "overlap",
+        "../terraform",
+        {"bucket_name": "s3saver-bad", "prefix": "agents/", "archive_prefix": "agents/old/"},
+    )
+    root = root_module(module_copy, "overlap", body)
+    tf.init(root, "-backend=false")
+    return tf.run(root, "plan", "-input=false", "-no-color", check=False)
+
+
+def job_plan(tf: Terraform, module_copy: Path) -> dict[str, Any]:
     body = ""
     for name, args in VARIANTS.items():
         body += module_call_hcl(name, "../terraform", args)
@@ -173,6 +153,98 @@ def plan(tf: Terraform, module_copy: Path) -> dict[str, Any]:
     root = root_module(module_copy, "plan", body)
     tf.init(root, "-backend=false")
     return tf.plan_json(root)
+
+
+JOBS: dict[str, Callable[[Terraform, Path], Any]] = {
+    "validate:.": lambda tf, copy: job_validate(tf, copy, "."),
+    "validate:examples/lambda": lambda tf, copy: job_validate(tf, copy, "examples/lambda"),
+    "bad_inputs": job_bad_inputs,
+    "overlap": job_overlap,
+    "plan": job_plan,
+}
+
+
+def jobs_of(item: pytest.Item) -> list[str]:
+    """The terraform jobs a selected test will wait for."""
+    names = []
+    params = getattr(item, "callspec", None)
+    if params is not None and "subdir" in params.params:
+        names.append(f"validate:{params.params['subdir']}")
+    if "plan" in getattr(item, "fixturenames", ()):
+        names.append("plan")
+    by_test = {
+        "test_rejects_unsafe_inputs": "bad_inputs",
+        "test_rejects_archive_prefix_overlapping_the_saver_prefix": "overlap",
+    }
+    name = getattr(item, "originalname", item.name)
+    if name in by_test:
+        names.append(by_test[name])
+    return names
+
+
+class Jobs:
+    def __init__(self, tf: Terraform, module_copy: Path) -> None:
+        self.tf, self.module_copy = tf, module_copy
+        self.pool = ThreadPoolExecutor(max_workers=3)
+        self.futures: dict[str, Future[Any]] = {}
+
+    def start(self, name: str) -> None:
+        if name not in self.futures:
+            self.futures[name] = self.pool.submit(JOBS[name], self.tf, self.module_copy)
+
+    def result(self, name: str) -> Any:
+        self.start(name)
+        return self.futures[name].result()
+
+
+@pytest.fixture(scope="module")
+def jobs(tf: Terraform, module_copy: Path) -> Iterator[Jobs]:
+    pool = Jobs(tf, module_copy)
+    try:
+        yield pool
+    finally:
+        pool.pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("subdir", [".", "examples/lambda"])
+def test_init_and_validate_offline(jobs: Jobs, subdir: str) -> None:
+    result = jobs.result(f"validate:{subdir}")
+    assert result["valid"], json.dumps(result["diagnostics"], indent=1)
+    assert result["warning_count"] == 0, json.dumps(result["diagnostics"], indent=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rejects what would widen or break the grant
+# ---------------------------------------------------------------------------------------------
+
+
+def test_rejects_unsafe_inputs(jobs: Jobs) -> None:
+    result = jobs.result("bad_inputs")
+    assert not result["valid"]
+    by_module: dict[str, str] = {}
+    for diag in result["diagnostics"]:
+        context = diag.get("snippet", {}).get("context", "")
+        by_module[context] = by_module.get(context, "") + diag.get("detail", "")
+    for name, (_, message) in BAD_INPUTS.items():
+        assert message in by_module.get(f'module "{name}"', ""), (name, result["diagnostics"])
+
+
+def test_rejects_archive_prefix_overlapping_the_saver_prefix(jobs: Jobs) -> None:
+    # A cross-variable rule: checked at plan time (validate treats other variables as unknown).
+    proc = jobs.result("overlap")
+    assert proc.returncode != 0
+    assert "archive_prefix must not overlap prefix" in " ".join(proc.stderr.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# What a plan will create
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plan(jobs: Jobs) -> dict[str, Any]:
+    result: dict[str, Any] = jobs.result("plan")
+    return result
 
 
 def planned_output(plan: dict[str, Any], name: str) -> Any:
@@ -637,16 +709,22 @@ def e2e_stack(tf: Terraform, module_copy: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _apply_early(request: pytest.FixtureRequest) -> None:
-    """Start the end-to-end apply before the other tests when it is selected: most of its time
-    is the provider polling until the lifecycle configuration reads back, time the static tests
-    can use."""
-    selected = any(item.name == E2E_TEST for item in request.session.items)
-    if selected and find_terraform() and find_plugin_dir():
-        # A failure here is reported by the end-to-end test (pytest keeps the fixture's error),
-        # not by every test of the module.
-        with contextlib.suppress(Exception):
+def _start_early(request: pytest.FixtureRequest) -> None:
+    """Start the terraform runs of the selected tests before the first test. The end-to-end
+    apply goes first: most of its time is the provider polling until the lifecycle
+    configuration reads back, time the static runs can use."""
+    if not (find_terraform() and find_plugin_dir()):
+        return  # each test skips (or fails, in CI) with the reason
+    mine = [item for item in request.session.items if item.module is request.module]
+    # A failure here is reported by the tests that need the run (pytest keeps a fixture's
+    # error), not by every test of the module.
+    with contextlib.suppress(Exception):
+        if any(item.name == E2E_TEST for item in mine):
             request.getfixturevalue("e2e_stack")
+        pool: Jobs = request.getfixturevalue("jobs")
+        for item in mine:
+            for name in jobs_of(item):
+                pool.start(name)
 
 
 def test_apply_run_s3saver_destroy(e2e_stack: Stack) -> None:
