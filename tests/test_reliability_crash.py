@@ -40,7 +40,7 @@ from tests.s3env import Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("S3SAVER_CRASH_ROUNDS", "6"))
-OPS = 14
+OPS = 20
 POINTS = ["send", "received", "external"]
 
 
@@ -121,7 +121,7 @@ async def test_killed_writers_leave_only_what_repair_fixes(
         kill_after = None
         if not last:
             if point == "external":
-                kill_after = rng.uniform(0.02, 0.5)
+                kill_after = rng.uniform(0.01, 0.3)
             else:
                 cfg["kill_at"] = rng.randint(1, OPS * 2)
                 cfg["kill_phase"] = point
@@ -173,7 +173,13 @@ async def test_killed_writers_leave_only_what_repair_fixes(
             tally.operations[in_flight["kind"]] += 1  # interrupted: neither acked nor raised
         if rc == -signal.SIGKILL:
             killed += 1
-            tally.kills[f"{point} during {in_flight['kind'] if in_flight else 'start-up'}"] += 1
+            if in_flight is not None:
+                where = f"during {in_flight['kind']}"
+            elif any(e["event"] == "done" for e in events):
+                where = "after its last operation"
+            else:
+                where = "between operations"
+            tally.kills[f"{point} {where}"] += 1
         else:
             assert any(e["event"] == "done" for e in events)
             in_flight = None

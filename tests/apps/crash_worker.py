@@ -84,18 +84,20 @@ def next_op(rng: random.Random, mine: dict[str, list[str]], n: int) -> dict[str,
     tid, ns = rng.choice(THREADS), rng.choice(SPACES)
     key = f"{tid}|{ns}"
     r = rng.random()
-    if r < 0.15 and mine.get(key):
+    if r < 0.2 and mine:
+        wkey = rng.choice(sorted(mine))
+        wtid, wns = wkey.split("|")
         return {
             "kind": "writes",
-            "thread": tid,
-            "ns": ns,
-            "id": rng.choice(mine[key]),
+            "thread": wtid,
+            "ns": wns,
+            "id": rng.choice(mine[wkey]),
             "task": rng.choice(["t1", "t2"]),
             "writes": [[0, "c", n], [1, "d", "x" * rng.randint(0, 50)]],
         }
-    if r < 0.30:
+    if r < 0.32:
         return {"kind": "prune", "thread": tid, "keep": rng.randint(0, 3)}
-    if r < 0.38:
+    if r < 0.40:
         return {"kind": "delete", "thread": tid}
     cid = new_checkpoint_id()
     parent = mine[key][-1] if mine.get(key) else None
