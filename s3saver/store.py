@@ -192,18 +192,21 @@ class S3CheckpointSaver(CheckpointStore):
             if results[1] == "kept":
                 await self._mark_shared(record.thread_id)
             return
-        # Undo what this call created, so a failed put leaves nothing half-written behind.
-        undo = []
         if results[0] == "created":
-            undo.append(key)
-        if results[1] == "created":
-            undo.append(self.layout.index_key(record.checkpoint_id))
-        if undo:
-            try:
-                await self.transport.delete(undo)
-            except Exception as exc:  # the original failure is the one to report
-                log.warning("could not undo a failed put of %s: %s", key, exc)
+            await self._undo_created(key, body)
+        # The index entry is never undone: other writers of the same id may rely on it, and
+        # one pointing at nothing reads as absent (verify reports it, repair removes it).
         raise failure
+
+    async def _undo_created(self, key: str, body: bytes) -> None:
+        """Take back a checkpoint this failed put created, unless another writer has since
+        replaced it (their put succeeded and must not be lost)."""
+        try:
+            current = await self.transport.get(key)
+            if current is not None and current.body == body:
+                await self.transport.delete([key])
+        except Exception as exc:  # the put's own failure is the one to report
+            log.warning("could not undo a failed put of %s: %s", key, exc)
 
     def _check_size(self, key: str, body: bytes) -> None:
         if len(body) > self.max_object_bytes:
