@@ -5,9 +5,9 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 5.x: the split S3 bucket resources (versioning, encryption, lifecycle ... as their own
-      # resources). Tested with 5.100.0.
-      version = ">= 5.0, < 6.0"
+      # 5.70: transition_default_minimum_object_size on the lifecycle configuration.
+      # Tested with 5.100.0.
+      version = ">= 5.70, < 6.0"
     }
   }
 }
