@@ -498,6 +498,41 @@ def test_saver_policy_grants_the_prefix_and_nothing_else(
         assert evaluate(policy, action, KMS_KEY, via_s3) == "none"
 
 
+def test_saver_call_judge_refuses_calls_outside_the_prefix() -> None:
+    """check_saver_calls (used on the saver's real calls end to end) can fail."""
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::b",
+                "Condition": {"StringLike": {"s3:prefix": ["p/*"]}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": "arn:aws:s3:::b/p/*",
+            },
+        ]
+    }
+    good: SaverCalls = [
+        ("ListObjectsV2", {"Bucket": "b", "Prefix": "p/threads/"}),
+        ("GetObject", {"Bucket": "b", "Key": "p/threads/x"}),
+        ("PutObject", {"Bucket": "b", "Key": "p/index/y"}),
+        ("DeleteObjects", {"Bucket": "b", "Delete": {"Objects": [{"Key": "p/threads/x"}]}}),
+    ]
+    check_saver_calls(good, policy, "b")
+    for bad in [
+        ("ListObjectsV2", {"Bucket": "b"}),
+        ("ListObjectsV2", {"Bucket": "b", "Prefix": "q/"}),
+        ("DeleteObjects", {"Bucket": "b", "Delete": {"Objects": [{"Key": "q/x"}]}}),
+        ("CopyObject", {"Bucket": "b", "Key": "p/x", "CopySource": {"Bucket": "b", "Key": "q/y"}}),
+        ("HeadBucket", {"Bucket": "b"}),
+    ]:
+        with pytest.raises(AssertionError):
+            check_saver_calls([*good, bad], policy, "b")
+
+
 def test_policy_evaluator_is_not_vacuous() -> None:
     """The evaluator above must be able to say "allow" for a wrong policy, or it proves nothing."""
     too_wide = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b*"}]}
@@ -739,9 +774,10 @@ def test_apply_run_s3saver_destroy(e2e_stack: Stack) -> None:
     check_live_bucket(url, bucket, prefix, out)
     role_creds = prepare_identity(url, bucket, out)
 
+    calls: SaverCalls = []
     set_moto_auth(url, enforce=True)
     try:
-        asyncio.run(saver_round_trip(url, mod["s3saver_url"], role_creds))
+        asyncio.run(saver_round_trip(url, mod["s3saver_url"], role_creds, calls))
         check_denials(url, bucket, prefix, role_creds)
     finally:
         set_moto_auth(url, enforce=False)
@@ -749,10 +785,12 @@ def test_apply_run_s3saver_destroy(e2e_stack: Stack) -> None:
     allow_moto_delete_objects(url, bucket)
     set_moto_auth(url, enforce=True)
     try:
-        asyncio.run(saver_prune(url, mod["s3saver_url"], role_creds))
+        asyncio.run(saver_prune(url, mod["s3saver_url"], role_creds, calls))
     finally:
         set_moto_auth(url, enforce=False)
         boto("iam", url).delete_role_policy(RoleName=E2E_ROLE, PolicyName=MOTO_SHIM)
+    # What moto let through, judged as AWS would judge it.
+    check_saver_calls(calls, json.loads(mod["policy_json"]), bucket)
 
     e2e_stack.destroy()
     s3 = boto("s3", url)
@@ -849,19 +887,74 @@ def allow_moto_delete_objects(url: str, bucket: str) -> None:
     )
 
 
-def saver_session(creds: dict[str, str]) -> Any:
+# Every S3 call the saver made with the role's credentials, as (operation, parameters).
+SaverCalls = list[tuple[str, dict[str, Any]]]
+
+
+def saver_session(creds: dict[str, str], calls: SaverCalls | None = None) -> Any:
+    """A session with the role's credentials that records the saver's S3 calls into ``calls``."""
     import aioboto3
 
-    return aioboto3.Session(region_name=REGION, **creds)
+    session = aioboto3.Session(region_name=REGION, **creds)
+    if calls is not None:
+
+        def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+            calls.append((model.name, dict(params)))
+
+        session._session.register("before-parameter-build.s3", record)
+    return session
 
 
-async def saver_round_trip(url: str, saver_url: str, creds: dict[str, str]) -> None:
+# What each call the saver makes needs from IAM, per AWS's authorization of that operation.
+OBJECT_ACTIONS = {
+    "GetObject": ["s3:GetObject"],
+    "HeadObject": ["s3:GetObject"],
+    "PutObject": ["s3:PutObject"],
+    "DeleteObject": ["s3:DeleteObject"],
+    "CopyObject": ["s3:PutObject"],  # plus s3:GetObject on the source, below
+}
+
+
+def check_saver_calls(calls: SaverCalls, policy: dict[str, Any], bucket: str) -> None:
+    """Judge every request the saver really made against the module's policy with the evaluator
+    above, as AWS would (moto did not evaluate the ListBucket condition or DeleteObjects per key).
+    """
+    arn = f"arn:aws:s3:::{bucket}"
+    needed: list[tuple[str, str, str, dict[str, str]]] = []  # (call, action, resource, context)
+    for op, params in calls:
+        assert params.get("Bucket") == bucket, (op, params)
+        if op == "ListObjectsV2":
+            # No Prefix parameter means no s3:prefix key in the request context at all.
+            ctx = {"s3:prefix": params["Prefix"]} if "Prefix" in params else {}
+            needed.append((op, "s3:ListBucket", arn, ctx))
+        elif op == "DeleteObjects":
+            for obj in params["Delete"]["Objects"]:
+                needed.append((op, "s3:DeleteObject", f"{arn}/{obj['Key']}", {}))
+        elif op in OBJECT_ACTIONS:
+            for action in OBJECT_ACTIONS[op]:
+                needed.append((op, action, f"{arn}/{params['Key']}", {}))
+            if op == "CopyObject":
+                src = params["CopySource"]
+                src_key = src["Key"] if isinstance(src, dict) else src.split("/", 1)[1]
+                needed.append((op, "s3:GetObject", f"{arn}/{src_key}", {}))
+        else:
+            raise AssertionError(
+                f"the saver called {op}, which the module's policy was not built for"
+            )
+    assert {op for op, _ in calls} >= {"ListObjectsV2", "GetObject", "PutObject", "DeleteObjects"}
+    refused = [n for n in needed if evaluate(policy, n[1], n[2], n[3]) != "allow"]
+    assert not refused, json.dumps(refused, indent=1)
+
+
+async def saver_round_trip(
+    url: str, saver_url: str, creds: dict[str, str], calls: SaverCalls
+) -> None:
     """Save, then resume from a fresh saver, with only the module's policy (moto enforcing)."""
     from s3saver import AccessDenied, Checkpoint, CheckpointMetadata, Config, S3CheckpointSaver
 
     kwargs = {"endpoint_url": url, "region_name": REGION}
     async with S3CheckpointSaver.from_url(
-        saver_url, session=saver_session(creds), **kwargs
+        saver_url, session=saver_session(creds, calls), **kwargs
     ) as saver:
         cfg = Config(thread_id="t1")
         for step in range(1, 4):
@@ -869,7 +962,7 @@ async def saver_round_trip(url: str, saver_url: str, creds: dict[str, str]) -> N
                 Checkpoint(channel_values={"n": step}), CheckpointMetadata(step=step), cfg
             )
     async with S3CheckpointSaver.from_url(
-        saver_url, session=saver_session(creds), **kwargs
+        saver_url, session=saver_session(creds, calls), **kwargs
     ) as resumed:
         tup = await resumed.get_tuple(Config(thread_id="t1"))
         assert tup is not None
@@ -887,11 +980,11 @@ async def saver_round_trip(url: str, saver_url: str, creds: dict[str, str]) -> N
             )
 
 
-async def saver_prune(url: str, saver_url: str, creds: dict[str, str]) -> None:
+async def saver_prune(url: str, saver_url: str, creds: dict[str, str], calls: SaverCalls) -> None:
     from s3saver import Config, S3CheckpointSaver
 
     async with S3CheckpointSaver.from_url(
-        saver_url, session=saver_session(creds), endpoint_url=url, region_name=REGION
+        saver_url, session=saver_session(creds, calls), endpoint_url=url, region_name=REGION
     ) as saver:
         assert await saver.prune("t1", keep=1) == 2
         left = await saver.list(Config(thread_id="t1"))
