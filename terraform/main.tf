@@ -9,7 +9,8 @@ locals {
   use_kms     = var.kms_key_arn != null
   policy_name = coalesce(var.policy_name, "s3saver-${var.bucket_name}")
 
-  # Archive tiers bill every object as at least 128 KiB; smaller objects are never transitioned.
+  # Objects up to this size are never transitioned: IA and Glacier IR bill each object as at
+  # least 128 KiB, Glacier and Deep Archive add per-object overhead.
   archive_min_object_bytes = 131072
 }
 
