@@ -472,15 +472,18 @@ pay for the others' objects. Long threads are populated by running each system's
 `put`/`put_writes` code with its client answered locally and recording what it writes, then
 storing those exact objects/items into moto's backend directly (see `benchmarks/capture.py`),
 and reading the thread back through the server before measuring. Population is not measured.
-prune and delete_thread get a freshly populated thread per sample.
 
 **Sampling.** Per (workload, length) the systems are interleaved round by round (3 rounds,
 rotating the order) so that load changes on this shared machine hit all of them alike; each
-system gets at most 30 samples and about 4 s per cell (at least 3 samples; 1 for prune/delete at
-10,000). p99 over ≤ 30 samples is close to the maximum. Throughput at concurrency 1 = samples /
-total time; at concurrency 32 = 64 operations (32 graph runs, each on a new thread) issued with
-at most 32 in flight, skipped where one operation is so slow that the batch would not fit the
-time budget. Peak memory = rise of the runner's peak RSS (VmHWM, reset before the operation via
+system gets at most 20 samples and about 3 s per cell (fewer when one sample already takes
+longer; prune/delete: 5 samples at 10, 2 at 1,000, 1 at 10,000, each on a freshly populated
+thread except the last delete_thread, which deletes the measured thread). A prune/delete
+predicted (linearly from the previous length) to take over 100 s or over 1,000 sequential
+round trips is not run and says so. p99 over ≤ 20 samples is close to the maximum.
+Throughput at concurrency 1 = samples / total time; at concurrency 32 = 64 operations (32
+graph runs, each on a new thread, at the first length only) issued with at most 32 in flight,
+skipped where one operation is so slow that the batch would not fit the time budget. Peak
+memory = rise of the runner's peak RSS (VmHWM, reset before the operation via
 `/proc/self/clear_refs`) over its RSS before it.
 
 **Counting.** Every HTTP attempt of the system's botocore/aiobotocore client fires `before-send`

@@ -474,6 +474,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout) -> int:
     ap.add_argument("--json", default=str(HERE / "results.json"), help="raw results")
     ap.add_argument("--plot", default=str(HERE / "results.png"), help="the plot")
     ap.add_argument("--note", default="", help="a line to put at the top of the report")
+    ap.add_argument("--no-imports", action="store_true", help="skip the import-time figures")
     ap.add_argument(
         "--latency-ms",
         type=float,
@@ -498,7 +499,7 @@ def main(argv: list[str] | None = None, stdout: TextIO = sys.stdout) -> int:
         if not args.no_imports:
             bench.log("import times")
             bench.results["imports"] = import_times(
-                list(bench.runners), peers, 1 if args.quick else 5
+                list(bench.runners), peers, 1 if args.quick else 3
             )
         bench.checkpoint = lambda length: write_outputs(bench, args, partial=length)
         bench.run()
