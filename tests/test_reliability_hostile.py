@@ -104,14 +104,18 @@ async def view(saver: CheckpointStore, places: list[tuple[str, str]], ids: list[
 @settings(max_examples=EXAMPLES, **FUZZ)
 @given(
     places=st.lists(st.tuples(name, namespace), min_size=2, max_size=4, unique=True),
+    names=st.lists(st.one_of(st.none(), st.none(), name), min_size=4, max_size=4),
 )
 async def test_fuzzed_names_round_trip_and_stay_isolated(
     endpoint: Endpoint,
     hostile_bucket: str,
     tally: reliability.Tally,
     places: list[tuple[str, str]],
+    names: list[str | None],
 ) -> None:
-    ids = [new_checkpoint_id() for _ in places]
+    # checkpoint ids: time-ordered, or fuzzed text too (made unique: one id per place here)
+    ids = [new_checkpoint_id() if n is None else f"{n}#{i}" for i, n in enumerate(names)]
+    ids = ids[: len(places)]
     memory = MemoryCheckpointSaver()
     async with s3_saver(endpoint, hostile_bucket, unique_prefix("fuzz")) as s3:
         await fill(s3, places, ids)
@@ -144,6 +148,31 @@ async def test_fuzzed_names_round_trip_and_stay_isolated(
         report = await verify(s3)
         assert report.ok, report.problems
         tally.checks["fuzzed (thread, namespace) places"] += len(places)
+
+
+async def test_very_long_names_round_trip(
+    endpoint: Endpoint, hostile_bucket: str, tally: reliability.Tally
+) -> None:
+    """Names far beyond S3's 1,024-byte key limit: the key stays short, the name exact."""
+    thread, ns, cid = "t/" + "ü" * 50_000, "n/" + "😀" * 20_000, "id/" + "x" * 5_000
+    places = [(thread, ns), (thread, ""), (thread[:-1], ns)]
+    ids = [cid, new_checkpoint_id(), cid + "2"]
+    memory = MemoryCheckpointSaver()
+    async with s3_saver(endpoint, hostile_bucket, unique_prefix("long")) as s3:
+        await fill(s3, places, ids)
+        await fill(memory, places, ids)
+        assert await view(s3, places, ids) == await view(memory, places, ids)
+        got = await s3.get_tuple(Config(thread, cid, ns))
+        assert got is not None and got.config == Config(thread, cid, ns)
+        every = {(r.thread_id, r.checkpoint_ns) async for r in s3.iter_records(None, None)}
+        assert every == set(places)
+        async with raw_client(endpoint) as raw:
+            keys = await all_keys(raw, hostile_bucket, s3.prefix)
+        assert max(len(k.encode()) for k in keys) < 1024
+        await s3.delete_thread(thread)
+        assert [r.thread_id async for r in s3.iter_records(None, None)] == [thread[:-1]]
+        assert (await verify(s3)).ok
+    tally.checks["fuzzed (thread, namespace) places"] += len(places)
 
 
 async def test_a_lone_surrogate_is_refused_before_any_request(
