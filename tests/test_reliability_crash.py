@@ -66,15 +66,23 @@ async def run_worker(
     assert proc.stdout is not None and proc.stderr is not None
     events: list[dict[str, Any]] = []
     killer: asyncio.TimerHandle | None = None
+
+    async def read_events() -> None:
+        nonlocal killer
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            event = json.loads(line)
+            events.append(event)
+            if event["event"] == "go" and kill_after_s is not None:
+                killer = asyncio.get_running_loop().call_later(kill_after_s, proc.kill)
+
+    async def read_all() -> tuple[bytes, int]:
+        assert proc.stderr is not None
+        _, stderr = await asyncio.gather(read_events(), proc.stderr.read())  # no pipe fills up
+        return stderr, await proc.wait()
+
     try:
-        async with asyncio.timeout(120):
-            while line := await proc.stdout.readline():
-                event = json.loads(line)
-                events.append(event)
-                if event["event"] == "go" and kill_after_s is not None:
-                    killer = asyncio.get_running_loop().call_later(kill_after_s, proc.kill)
-            stderr = await proc.stderr.read()
-            rc = await proc.wait()
+        stderr, rc = await asyncio.wait_for(read_all(), 120)  # Python 3.10: no asyncio.timeout
     finally:
         if killer is not None:
             killer.cancel()
