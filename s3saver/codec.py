@@ -8,6 +8,7 @@ with its key instead of surfacing as a KeyError deep inside a caller.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import orjson
@@ -21,19 +22,36 @@ FORMAT = 1
 JSONObject = dict[str, Any]
 
 
-def encode(kind: str, body: JSONObject, *, what: str) -> bytes:
-    """Serialize one object body; ``what`` says in the error which user value was at fault."""
+def _dumps(value: Any, what: str) -> bytes:
+    """orjson, plus the one check it lacks: NaN and infinities would silently become null."""
     try:
-        return orjson.dumps({"format": FORMAT, "kind": kind, **body})
+        data = orjson.dumps(value)
     except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
         raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
+    if b"null" in data:  # cheap pre-check: only then walk the value for non-finite floats
+        _reject_non_finite(value, what)
+    return data
+
+
+def _reject_non_finite(value: Any, what: str) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise EncodingError(f"{what} cannot be stored as JSON: {item!r} is not a JSON number")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def encode(kind: str, body: JSONObject, *, what: str) -> bytes:
+    """Serialize one object body; ``what`` says in the error which user value was at fault."""
+    return _dumps({"format": FORMAT, "kind": kind, **body}, what)
 
 
 def check_encodable(value: Any, *, what: str) -> None:
-    try:
-        orjson.dumps(value)
-    except (TypeError, ValueError) as exc:
-        raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
+    _dumps(value, what)
 
 
 def decode(kind: str, key: str, data: bytes, required: tuple[str, ...]) -> JSONObject:
@@ -70,21 +88,16 @@ _BODY_HEAD = b'{"format":1,"kind":"checkpoint","metadata":'
 def encode_checkpoint(record: CheckpointRecord) -> bytes:
     """Metadata first, at a fixed offset, so a ranged GET of the head can answer a filter."""
     what = f"checkpoint {record.checkpoint_id!r}"
-    try:
-        meta = orjson.dumps(record.metadata)
-    except (TypeError, ValueError) as exc:
-        raise EncodingError(f"metadata of {what} cannot be stored as JSON: {exc}") from None
-    try:
-        rest = orjson.dumps(
-            {
-                "id": record.checkpoint_id,
-                "ns": record.checkpoint_ns,
-                "parent_id": record.parent_id,
-                "checkpoint": record.checkpoint,
-            }
-        )
-    except (TypeError, ValueError) as exc:
-        raise EncodingError(f"{what} cannot be stored as JSON: {exc}") from None
+    meta = _dumps(record.metadata, f"metadata of {what}")
+    rest = _dumps(
+        {
+            "id": record.checkpoint_id,
+            "ns": record.checkpoint_ns,
+            "parent_id": record.parent_id,
+            "checkpoint": record.checkpoint,
+        },
+        what,
+    )
     return _BODY_HEAD + meta + b"," + rest[1:]
 
 

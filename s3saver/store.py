@@ -230,10 +230,11 @@ class S3CheckpointSaver(CheckpointStore):
         ops: builtins.list[Awaitable[str]] = []
         thread_seg = segment(record.thread_id)
         if thread_seg.startswith("~"):
+            # Not cached: another process may have deleted the thread, and without this marker
+            # a hashed thread is invisible to list(None). Rare (ids > 128 encoded bytes).
             key = layout.thread_marker(record.thread_id)
-            if key not in self._markers:
-                body = codec.encode("thread", {"thread_id": record.thread_id}, what="thread id")
-                ops.append(self._write_marker(key, body))
+            body = codec.encode("thread", {"thread_id": record.thread_id}, what="thread id")
+            ops.append(self._write_marker(key, body))
         run_id = record.metadata.get("run_id")
         if isinstance(run_id, str) and run_id:
             body = codec.encode(
@@ -610,7 +611,7 @@ class S3CheckpointSaver(CheckpointStore):
         shared = False
         removed = 0
         data: builtins.list[str] = []
-        index: builtins.list[str] = []
+        index: builtins.list[tuple[str, str]] = []  # (index key, the checkpoint key it may name)
         markers: builtins.list[str] = []
         current_stem: str | None = None
         current_doomed = False
@@ -619,9 +620,9 @@ class S3CheckpointSaver(CheckpointStore):
             nonlocal data, index, markers
             if data:
                 await self.transport.delete(data)
-            idx = index
+            idx = [ikey for ikey, _ in index]
             if shared and idx:
-                idx = await self._own_index_keys(idx, thread_id)
+                idx = await self._own_index_keys(index)
             if idx or markers:
                 await self.transport.delete(idx + markers)
             data, index, markers = [], [], []
@@ -637,7 +638,7 @@ class S3CheckpointSaver(CheckpointStore):
                     if current_doomed:
                         removed += 1
                         data.append(key)
-                        index.append(layout.index_key_for_segment(entry.id_seg))
+                        index.append((layout.index_key_for_segment(entry.id_seg), key))
                 elif entry.kind == "write":
                     same = entry.stem == current_stem
                     if doomed(entry, current_doomed if same else None):
@@ -652,18 +653,19 @@ class S3CheckpointSaver(CheckpointStore):
         return removed
 
     async def _own_index_keys(
-        self, index_keys: builtins.list[str], thread_id: str
+        self, index_keys: builtins.list[tuple[str, str]]
     ) -> builtins.list[str]:
-        """Of these index entries, the ones that point into this thread (others own the id)."""
+        """Of these (index key, deleted checkpoint key) pairs, the index entries that name the
+        deleted checkpoint; an entry naming another live copy of the id stays."""
 
-        async def owned(ikey: str) -> str | None:
+        async def owned(ikey: str, key: str) -> str | None:
             obj = await self.transport.get(ikey)
             if obj is None:
                 return None
             entry = parse_index(self.layout, ikey, obj)
-            return ikey if entry is None or entry.thread_id == thread_id else None
+            return ikey if entry is None or entry.key == key else None
 
-        found = await _bounded_gather([owned(k) for k in index_keys], self.concurrency)
+        found = await _bounded_gather([owned(i, k) for i, k in index_keys], self.concurrency)
         return [k for k in found if k is not None]
 
     def _forget_markers(self, thread_id: str) -> None:
@@ -682,10 +684,12 @@ class S3CheckpointSaver(CheckpointStore):
                     thread_id = await self._run_marker_thread(marker)
                     if thread_id is not None:
                         await self._delete_run_in_thread(run_id, thread_id)
-                    await self.transport.delete(
-                        [marker]
-                        + ([layout.thread_run_marker(thread_id, run_id)] if thread_id else [])
-                    )
+                    gone = [marker]
+                    if thread_id:
+                        gone.append(layout.thread_run_marker(thread_id, run_id))
+                    await self.transport.delete(gone)
+                    # A later put of this run must write its markers again.
+                    self._markers.difference_update(gone)
 
     async def _run_marker_thread(self, marker: str) -> str | None:
         obj = await self.transport.get(marker)
@@ -717,25 +721,25 @@ class S3CheckpointSaver(CheckpointStore):
             return item, metadata_matches(meta, wanted)
 
         doomed: builtins.list[str] = []
-        index: builtins.list[str] = []
+        index: builtins.list[tuple[str, str]] = []
         async for item, match in ordered_map(
             self._items(thread_id, None), fetch, concurrency=self.concurrency
         ):
             if match:
                 doomed.extend([item.key, *item.write_keys])
-                index.append(self.layout.index_key_for_segment(item.id_seg))
+                index.append((self.layout.index_key_for_segment(item.id_seg), item.key))
             if len(doomed) >= 900:
                 await self._delete_data_then_index(thread_id, doomed, index)
                 doomed, index = [], []
         await self._delete_data_then_index(thread_id, doomed, index)
 
     async def _delete_data_then_index(
-        self, thread_id: str, data: builtins.list[str], index: builtins.list[str]
+        self, thread_id: str, data: builtins.list[str], index: builtins.list[tuple[str, str]]
     ) -> None:
         if data:
             await self.transport.delete(data)
         if index:
-            await self.transport.delete(await self._own_index_keys(index, thread_id))
+            await self.transport.delete(await self._own_index_keys(index))
 
     # ================================================================ copy
     async def _copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:

@@ -142,7 +142,9 @@ class Transport:
         self._guard = threading.Lock()
         self._listeners: list[tuple[str, Any]] = []
         self.quote_if_match = True
-        """Send If-Match ETags quoted, as returned; the store check turns it off for Ceph RGW."""
+        """Send If-Match ETags quoted, as returned; Ceph RGW only takes them bare."""
+        self.quoting_settled = False
+        """Set once the store check (or a first If-Match 412) has decided the quoting."""
 
     # ---- client lifecycle ------------------------------------------------------------------
     def add_listener(self, event: str, handler: Any) -> None:
@@ -333,6 +335,16 @@ class Transport:
             resp = await client.put_object(**params)
         except ClientError as exc:
             code, status = self._status(exc)
+            if if_match is not None and status == 412 and not self.quoting_settled:
+                # A store whose If-Match wants the other ETag spelling answers 412 to every
+                # compare-and-swap. Learn it from the first 412 (one extra request, once).
+                self.quoting_settled = True
+                self.quote_if_match = not self.quote_if_match
+                try:
+                    return await self.put(key, body, if_match=if_match, metadata=metadata)
+                except PreconditionFailed:
+                    self.quote_if_match = not self.quote_if_match
+                    raise
             conditional = if_none_match or if_match is not None
             if conditional and (
                 status in (409, 412)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import codec
-from .errors import ConflictError, CorruptObject
+from .errors import ConflictError, CorruptObject, StorageError
 from .records import merge_writes
 from .transport import PreconditionFailed, StoredObject, Transport
 
@@ -50,6 +50,13 @@ async def write_checkpoint(
         return "created"
     except PreconditionFailed:
         pass
+    except StorageError:
+        # Timeout or reset after the request was sent: it may have landed. Look before failing.
+        with contextlib.suppress(StorageError):
+            current = await transport.get(key)
+            if current is not None and current.metadata.get("writer") == meta["writer"]:
+                return "created"
+        raise
     outcome = "created"
     for _ in range(MAX_CAS_ATTEMPTS):
         current = await transport.get(key)
