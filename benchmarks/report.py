@@ -477,7 +477,8 @@ and reading the thread back through the server before measuring. Population is n
 rotating the order) so that load changes on this shared machine hit all of them alike; each
 system gets at most 20 samples and about 3 s per cell (fewer when one sample already takes
 longer; prune/delete: 5 samples at 10, 2 at 1,000, 1 at 10,000, each on a freshly populated
-thread except the last delete_thread, which deletes the measured thread). A prune/delete
+thread, except that the last delete_thread sample deletes the measured thread, which by then
+also holds the ~300 checkpoints the put and graph workloads added). A prune/delete
 predicted (linearly from the previous length) to take over 100 s or over 1,000 sequential
 round trips is not run and says so. p99 over ≤ 20 samples is close to the maximum.
 Throughput at concurrency 1 = samples / total time; at concurrency 32 = 64 operations (32

@@ -385,9 +385,16 @@ class Bench:
                         if i > 0 and guess is not None and guess[0] > cap / 3:
                             continue  # one sample of a slow one is enough
                         todo.append(s)
-                    # The last delete_thread sample deletes the main thread (done with it by
-                    # now); every other destructive sample gets a freshly populated thread.
-                    reuse_main = workload == "delete_thread" and i == n_samples - 1
+                    # At the longest length the last delete_thread sample deletes the main
+                    # thread (done with it by now, and the ~300 checkpoints the write workloads
+                    # added are 3 % of it); every other destructive sample gets a freshly
+                    # populated thread.
+                    reuse_main = (
+                        workload == "delete_thread"
+                        and i == n_samples - 1
+                        and length == self.lengths[-1]
+                        and length >= 10000
+                    )
                     dkey = key if reuse_main else f"{key}-{workload[0]}{i}"
                     ready = todo if reuse_main else self.open_threads(todo, dkey, length)
                     for s in ready:
