@@ -477,6 +477,38 @@ async def test_delete_for_runs_and_copy_thread(saver: CheckpointStore) -> None:
     assert await ids_of(saver, "runs") == [mine[1].id]
 
 
+async def test_delete_for_runs_twice_with_a_put_between(
+    saver: CheckpointStore,
+) -> None:
+    await saver.put(checkpoint(v=1), META(run_id="r1"), Config(thread_id="T"))
+    kept = await saver.put(checkpoint(v=0), META(run_id="other"), Config(thread_id="T"))
+    await saver.delete_for_runs(["r1"])
+    await saver.put(checkpoint(v=2), META(run_id="r1"), Config(thread_id="T"))
+    await saver.put(checkpoint(v=3), META(run_id="r1"), Config(thread_id="T2"))
+    await saver.delete_for_runs(["r1"])
+    assert [t.config for t in await saver.list(Config(thread_id="T"))] == [kept]
+    assert await saver.list(Config(thread_id="T2")) == []
+
+
+async def test_index_survives_removing_another_copy_in_the_same_thread(
+    saver: CheckpointStore,
+) -> None:
+    for remove in ("prune", "runs"):
+        thread = f"T-{remove}"
+        x = new_checkpoint_id()
+        await saver.put(checkpoint(x, where="sub"), META(), Config(thread, None, "sub"))
+        await saver.put(checkpoint(x, where="root"), META(run_id="gone"), Config(thread))
+        await saver.put(checkpoint(v="newer"), META(), Config(thread_id=thread))
+        if remove == "prune":
+            assert await saver.prune(thread, 1) == 1
+        else:
+            await saver.delete_for_runs(["gone"])
+        alive = await saver.get_tuple(Config(thread, x, "sub"))
+        assert alive is not None
+        got = await saver.get(x)
+        assert got is not None and got.channel_values == {"where": "sub"}, remove
+
+
 # ------------------------------------------------------------------------------ hostile names
 
 
@@ -615,3 +647,77 @@ async def test_unencodable_value_fails_before_writing(
         await saver.put_writes("enc", "", good.checkpoint_id, "task", "", [(0, "c", value)])
     got = await saver.get_tuple(good)
     assert got is not None and got.pending_writes == []
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=repr)
+async def test_non_finite_floats_are_refused_not_stored_as_null(
+    saver: CheckpointStore,
+    value: float,
+) -> None:
+    with pytest.raises(EncodingError):
+        await saver.put(checkpoint(x=value), META(), Config(thread_id="nan"))
+    with pytest.raises(EncodingError):
+        await saver.put(checkpoint(), META(score=value), Config(thread_id="nan"))
+    assert await saver.list(Config(thread_id="nan")) == []
+    cfg = await saver.put(checkpoint(), META(), Config(thread_id="nan"))
+    assert cfg.checkpoint_id is not None
+    with pytest.raises(EncodingError):
+        await saver.put_writes("nan", "", cfg.checkpoint_id, "t", "", [(0, "c", [1.0, value])])
+    got = await saver.get_tuple(cfg)
+    assert got is not None and got.pending_writes == []
+
+
+# ------------------------------------------------------------------------------ known limitations
+LIMITATION = "known limitation of ids without time (docs/design.md, 'Known limitations')"
+
+
+@pytest.mark.xfail(strict=True, reason=LIMITATION)
+async def test_s3_concurrent_first_puts_of_an_id_without_time_leave_one_entry(
+    endpoint: Endpoint, module_bucket: str
+) -> None:
+    async with s3_saver(endpoint, module_bucket, unique_prefix()) as saver:
+        await _concurrent_first_puts(saver)
+
+
+async def test_memory_concurrent_first_puts_of_an_id_without_time_leave_one_entry() -> None:
+    await _concurrent_first_puts(MemoryCheckpointSaver())
+
+
+async def _concurrent_first_puts(saver: CheckpointStore) -> None:
+    await asyncio.gather(
+        *(saver.put(checkpoint("named", n=i), META(), Config(thread_id="T")) for i in range(5))
+    )
+    listed = await saver.list(Config(thread_id="T"))
+    assert [t.checkpoint.id for t in listed] == ["named"]
+    await asyncio.gather(
+        *(
+            saver.put(checkpoint("named2", n=i), META(), Config(thread_id=f"T{i % 2}"))
+            for i in range(6)
+        )
+    )
+    for thread in ("T0", "T1"):
+        listed = await saver.list(Config(thread_id=thread))
+        assert [t.checkpoint.id for t in listed] == ["named2"], thread
+    got = await saver.get("named2")
+    assert got is not None and got.channel_values["n"] in range(6)
+
+
+@pytest.mark.xfail(strict=True, reason=LIMITATION)
+async def test_s3_copy_thread_onto_an_existing_id_without_time_replaces_it(
+    endpoint: Endpoint, module_bucket: str
+) -> None:
+    async with s3_saver(endpoint, module_bucket, unique_prefix()) as saver:
+        await _copy_onto_existing(saver)
+
+
+async def test_memory_copy_thread_onto_an_existing_id_without_time_replaces_it() -> None:
+    await _copy_onto_existing(MemoryCheckpointSaver())
+
+
+async def _copy_onto_existing(saver: CheckpointStore) -> None:
+    await saver.put(checkpoint("n1", src="A"), META(), Config(thread_id="A"))
+    await saver.put(checkpoint("n1", src="B"), META(), Config(thread_id="B"))
+    await saver.copy_thread("A", "B")
+    listed = await saver.list(Config(thread_id="B"))
+    assert [t.checkpoint.channel_values for t in listed] == [{"src": "A"}]
+    assert await saver.prune("B", 0) == 1

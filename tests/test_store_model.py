@@ -21,7 +21,9 @@ META = CheckpointMetadata
 # ------------------------------------------------------------------------------ differential
 BASE_OPS = ("put",) * 6 + ("put_same", "put_named", "writes", "get", "get_id", "list", "by_id")
 BASE_OPS += ("prune", "delete")
-WITH_COPIES_AND_RUNS = (*BASE_OPS, "copy", "runs")
+# Copies with ids without time hit a documented limitation (a copy onto a thread holding the
+# same such id keeps both), so the copy mix puts time-ordered ids only.
+WITH_COPIES_AND_RUNS = (*(op for op in BASE_OPS if op != "put_named"), "copy", "runs")
 
 
 async def run_workload(
@@ -97,14 +99,14 @@ async def run_workload(
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize(("seed", "ops"), [(1, BASE_OPS), (2, BASE_OPS), (3, WITH_COPIES_AND_RUNS)])
 async def test_s3_saver_agrees_with_the_memory_model(
-    endpoint: Endpoint, bucket: str, seed: int
+    endpoint: Endpoint, bucket: str, seed: int, ops: tuple[str, ...]
 ) -> None:
-    ids = [new_checkpoint_id() for _ in range(60)]
-    expected = await run_workload(MemoryCheckpointSaver(), seed, ids)
+    ids = [new_checkpoint_id() for _ in range(200)]
+    expected = await run_workload(MemoryCheckpointSaver(), seed, ids, ops)
     async with s3_saver(endpoint, bucket, unique_prefix(f"diff{seed}")) as s3:
-        actual = await run_workload(s3, seed, ids)
+        actual = await run_workload(s3, seed, ids, ops)
     assert len(actual) == len(expected)
     for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
         assert a == e, f"step {i} differs"
