@@ -357,17 +357,15 @@ UNRETRIED = FaultPlan(
     internal_error=0.05,
     reset_before=0.06,
     reset_after=0.08,
-    lost_response=float(os.environ.get("S3SAVER_UNRETRIED_LOST", "0")),
+    lost_response=float(os.environ.get("S3SAVER_UNRETRIED_LOST", "0.01")),
     latency=0.02,
     latency_s=0.05,
     lost_response_hang_s=5,
     max_faults=60,
 )
-"""No retries (1 attempt): about one request in four fails, so many operations raise. No lost
-responses by default: one on a checkpoint PUT together with a failed index PUT in the same call
-leaves an unindexed checkpoint (BUG R1b, tests/test_reliability_two_faults.py), which would make
-this test fail at random. S3SAVER_UNRETRIED_LOST=0.01 mixes them in; single lost responses are
-aimed at each PUT by test_reliability_lost_response."""
+"""No retries (1 attempt): about one request in four fails, so many operations raise. Lost
+responses cost the 1 s read timeout each, so they are rare here (S3SAVER_UNRETRIED_LOST raises
+them); test_reliability_lost_response and test_reliability_two_faults aim them at each PUT."""
 READ_TIMEOUT = {"retried": 1.0, "unretried": 1.0 if UNRETRIED.lost_response else 5.0, "none": 5.0}
 """Seconds before a lost response counts as lost. Short where retries absorb a slow answer
 taken for a lost one (moto answers in 20-400 ms here); long without retries, where a spurious
