@@ -437,7 +437,7 @@ async def test_with_retried_faults_every_operation_succeeds_and_is_durable(
     del stats
 
 
-@settings(max_examples=EXAMPLES or 8, **COMMON)
+@settings(max_examples=EXAMPLES or 6, **COMMON)
 @given(ops=ops_st, seed=st.integers(0, 2**16))
 async def test_with_unretried_faults_failed_operations_leave_before_or_after(
     endpoint: Endpoint, model_bucket: str, tally: reliability.Tally, ops: list[Op], seed: int
