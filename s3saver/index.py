@@ -14,7 +14,7 @@ from . import codec
 from .errors import CorruptObject
 from .layout import Layout
 from .transport import PreconditionFailed, StoredObject, Transport
-from .writes import MAX_CAS_ATTEMPTS, conflict
+from .writes import MAX_CAS_ATTEMPTS, backoff, conflict
 
 log = logging.getLogger("s3saver")
 
@@ -90,7 +90,8 @@ async def write_index(
         return "created"
     except PreconditionFailed:
         pass
-    for _ in range(MAX_CAS_ATTEMPTS):
+    for attempt in range(MAX_CAS_ATTEMPTS):
+        await backoff(attempt)
         current = await transport.get(ikey)
         try:
             if current is None:
