@@ -538,6 +538,7 @@ def plot(raw: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     r = Results(raw)
     panels = ("resume", "list", "put", "delete_thread")
@@ -561,12 +562,17 @@ def plot(raw: dict[str, Any], path: Path) -> None:
         for i, ylabel in enumerate(("median latency (ms)", "requests per operation")):
             ax = axes[i][j]
             ax.set_xscale("log")
-            ax.set_yscale("log")
+            if i == 0:
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0)
             ax.set_xticks(r.lengths)
             ax.set_xticklabels([f"{n:,}" for n in r.lengths])
             ax.set_xlabel("checkpoints in the thread")
             ax.set_ylabel(ylabel)
             ax.grid(True, which="major", alpha=0.3)
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         axes[0][j].set_title(common.WORKLOAD_TITLES[w], fontsize=9)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:

@@ -318,6 +318,8 @@ class Bench:
             return None
         prev = self.lengths[i - 1]
         c = self._cell(system, workload, prev)
+        if c.get("skipped"):
+            return float("inf"), float("inf")  # too slow at the previous length already
         if not c["samples"]:
             return None
         f = length / prev
@@ -377,7 +379,9 @@ class Bench:
                         guess = self.predicted(s, workload, length)
                         if guess is not None and (guess[0] > cap or guess[1] > MAX_ROUND_TRIPS):
                             c["skipped"] = (
-                                f"not run: extrapolated linearly from the previous length it "
+                                "not run: skipped at the previous length already"
+                                if guess[0] == float("inf")
+                                else "not run: extrapolated linearly from the previous length it "
                                 f"would take about {guess[0]:,.0f} s and {guess[1]:,.0f} "
                                 "sequential round trips per sample"
                             )
