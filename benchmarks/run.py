@@ -191,7 +191,10 @@ class Bench:
         WORK.mkdir(exist_ok=True)
         env = child_env()
         self.server = Proc(
-            "server", [sys.executable, "-m", "benchmarks.server"], env, WORK / "server.log"
+            "server",
+            [sys.executable, "-m", "benchmarks.server", "--latency-ms", str(self.args.latency_ms)],
+            env,
+            WORK / "server.log",
         )
         self.endpoint = self.server.readline()["url"]
         self.log(f"moto server at {self.endpoint}")
