@@ -374,7 +374,8 @@ def render(raw: dict[str, Any], plot_name: str = "results.png") -> str:
             "",
         ]
     out += [
-        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, mode **{raw.get('mode')}**, "
+        f"Run: {raw.get('finished_utc') or time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"mode **{raw.get('mode')}**, "
         f"thread lengths {', '.join(f'{n:,}' for n in r.lengths)}, "
         f"{raw.get('elapsed_s', 0) / 60:.1f} minutes. Reproduce with `python -m benchmarks` "
         "(`--quick` for a two-minute smoke run); see [benchmarks/README.md](README.md).",

@@ -462,6 +462,7 @@ def write_outputs(bench: Bench, args: argparse.Namespace, *, partial: int | None
 
     bench.results["elapsed_s"] = time.perf_counter() - bench.t_start
     bench.results["partial_after"] = partial
+    bench.results["finished_utc"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     done = bench.lengths if partial is None else bench.lengths[: bench.lengths.index(partial) + 1]
     bench.results["lengths"] = done
     with contextlib.suppress(OSError):
