@@ -56,8 +56,9 @@ async def run_demo(url: str, endpoint: str | None, say: object = print) -> None:
     thread = f"agent-{uuid.uuid4().hex[:8]}"
     out(f"s3saver demo: checkpoints of thread {thread!r} in {url} (endpoint {endpoint or 'AWS'})")
 
-    async with S3CheckpointSaver.from_url(url, endpoint_url=endpoint) as saver:
-        await _ensure_bucket(saver)
+    saver = S3CheckpointSaver.from_url(url, endpoint_url=endpoint)
+    await _ensure_bucket(saver)  # before open(): opening checks the store inside the bucket
+    async with saver:
         parent: str | None = None
         for step in range(1, 6):
             state = {"messages": [f"user turn {n}" for n in range(1, step + 1)], "step": step}
