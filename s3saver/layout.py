@@ -227,8 +227,3 @@ class Entry:
     stem: str = ""
     task_seg: str = ""
     run_seg: str = ""
-
-    @property
-    def ns_key(self) -> str:
-        """Groups entries by namespace ("" is the root namespace)."""
-        return self.ns_seg

@@ -454,21 +454,3 @@ class Transport:
                 code=code,
             )
         return len(keys)
-
-    async def head_bucket(self) -> None:
-        """Fail early, with a clear error, when the bucket is missing or not ours to use."""
-        client = await self.client()
-        try:
-            await client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            code, status = self._status(exc)
-            if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
-                raise BucketNotFound(
-                    "the bucket does not exist",
-                    bucket=self.bucket,
-                    operation="HeadBucket",
-                    code=code,
-                ) from exc
-            raise self._error(exc, "HeadBucket", None) from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, "HeadBucket", None) from exc
